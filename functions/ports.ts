@@ -2,7 +2,9 @@
  * The small interfaces the core and the adapters depend on. Tests hand in fakes or local
  * adapters through these; nothing is module-mocked.
  */
+import type { ChangeEvent, DeviceState } from "./core/device-state.js";
 import type { Evse } from "./core/evse.js";
+import type { SweepCheckpoint, SweepState } from "./core/sweep.js";
 
 /** Wall-clock time and waiting, injected so tests never sleep for real. */
 export interface Clock {
@@ -82,4 +84,47 @@ export interface EvEnergyApi {
   deleteEvse(id: string, options?: CallOptions): Promise<DeleteOutcome>;
   /** The rate limit as of the last response, if any response carried it. */
   readonly rateLimit: RateLimitState | undefined;
+}
+
+/** Last-seen device state: the table's device items. */
+export interface DeviceStore {
+  /**
+   * The stored devices whose ids lie in (afterId, throughId], in ascending order, in one
+   * request (more only if the range outgrows one DynamoDB page). `afterId` undefined: from the
+   * first; `throughId` undefined: to the last.
+   */
+  readRange(range: { afterId?: string; throughId?: string }): Promise<DeviceState[]>;
+  get(evseId: string): Promise<DeviceState | undefined>;
+  /**
+   * Writes `state` only if the stored version is still `expectedVersion` (absent for a device
+   * never stored). "conflict" means another writer got there first: re-read, never overwrite.
+   */
+  put(state: DeviceState, expectedVersion: number | undefined): Promise<"written" | "conflict">;
+}
+
+/** Publishes change events; resends failed entries and reports what still failed. */
+export interface EventPublisher {
+  publish(events: readonly ChangeEvent[]): Promise<{ failed: ChangeEvent[] }>;
+}
+
+/** The poll's lease and checkpoint (one item, so checkpoints are written only under the lease). */
+export interface SweepStore {
+  /** Takes the lease until `now + leaseMs`; undefined when another run holds it. */
+  acquire(owner: string, now: number, leaseMs: number): Promise<SweepState | undefined>;
+  /** Saves the checkpoint if `owner` still holds an unexpired lease; false otherwise. */
+  commit(
+    owner: string,
+    now: number,
+    checkpoint: SweepCheckpoint,
+    rateLimitLimit: number | null,
+  ): Promise<boolean>;
+  /** Records a completed sweep and starts `next`, under the lease. */
+  completeSweep(owner: string, now: number, next: SweepCheckpoint): Promise<boolean>;
+  release(owner: string): Promise<void>;
+}
+
+/** Every request sent to ev.energy, counted per minute, so each rolling hour stays in budget. */
+export interface RequestLedger {
+  record(count: number, at: number): Promise<void>;
+  countSince(from: number): Promise<number>;
 }

@@ -1,0 +1,90 @@
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+} from "@aws-sdk/lib-dynamodb";
+import type { DeviceState } from "../../core/device-state.js";
+import type { DeviceStore } from "../../ports.js";
+import { isConditionalCheckFailed } from "./errors.js";
+import { DEVICE_PARTITION } from "./table-design.js";
+
+/** Device items: pk `EVSE`, sk the EVSE id, the state's fields as attributes. */
+export class DynamoDeviceStore implements DeviceStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async readRange(range: { afterId?: string; throughId?: string }): Promise<DeviceState[]> {
+    const { afterId, throughId } = range;
+    let keyCondition = "pk = :pk";
+    const values: Record<string, unknown> = { ":pk": DEVICE_PARTITION };
+    if (afterId !== undefined && throughId !== undefined) {
+      // BETWEEN is inclusive at both ends; afterId itself is dropped below.
+      keyCondition += " AND sk BETWEEN :after AND :through";
+      values[":after"] = afterId;
+      values[":through"] = throughId;
+    } else if (afterId !== undefined) {
+      keyCondition += " AND sk > :after";
+      values[":after"] = afterId;
+    } else if (throughId !== undefined) {
+      keyCondition += " AND sk <= :through";
+      values[":through"] = throughId;
+    }
+    const devices: DeviceState[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: keyCondition,
+          ExpressionAttributeValues: values,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        if (item.sk !== afterId) devices.push(toState(item));
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return devices;
+  }
+
+  async get(evseId: string): Promise<DeviceState | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: DEVICE_PARTITION, sk: evseId },
+        ConsistentRead: true,
+      }),
+    );
+    return Item ? toState(Item) : undefined;
+  }
+
+  async put(state: DeviceState, expectedVersion: number | undefined) {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: DEVICE_PARTITION, sk: state.evseId, ...state },
+          ...(expectedVersion === undefined
+            ? { ConditionExpression: "attribute_not_exists(pk)" }
+            : {
+                ConditionExpression: "version = :expected",
+                ExpressionAttributeValues: { ":expected": expectedVersion },
+              }),
+        }),
+      );
+      return "written" as const;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return "conflict" as const;
+      throw error;
+    }
+  }
+}
+
+function toState(item: Record<string, unknown>): DeviceState {
+  const { pk: _pk, sk: _sk, ...state } = item;
+  return state as unknown as DeviceState;
+}

@@ -1,0 +1,105 @@
+import {
+  type EventBridgeClient,
+  PutEventsCommand,
+  type PutEventsRequestEntry,
+} from "@aws-sdk/client-eventbridge";
+import type { ChangeEvent } from "../../core/device-state.js";
+import type { Clock, EventPublisher, Logger, Random } from "../../ports.js";
+
+/** PutEvents takes at most 10 entries a call. */
+const BATCH_SIZE = 10;
+
+export interface EventBridgePublisherOptions {
+  /** Anything with the client's `send`; tests hand in a fake through this port. */
+  client: Pick<EventBridgeClient, "send">;
+  busName: string;
+  source: string;
+  clock: Clock;
+  random: Random;
+  logger: Logger;
+  /** Calls per batch, the first included. Default 4. */
+  maxAttempts?: number;
+  baseBackoffMs?: number;
+}
+
+/**
+ * Publishes change events in batches of 10; entries PutEvents reports as failed are resent,
+ * exactly those, with full-jitter backoff. What still fails is returned, never dropped silently.
+ */
+export class EventBridgePublisher implements EventPublisher {
+  private readonly maxAttempts: number;
+  private readonly baseBackoffMs: number;
+
+  constructor(private readonly options: EventBridgePublisherOptions) {
+    this.maxAttempts = options.maxAttempts ?? 4;
+    this.baseBackoffMs = options.baseBackoffMs ?? 100;
+  }
+
+  async publish(events: readonly ChangeEvent[]): Promise<{ failed: ChangeEvent[] }> {
+    const batches: ChangeEvent[][] = [];
+    for (let i = 0; i < events.length; i += BATCH_SIZE) {
+      batches.push(events.slice(i, i + BATCH_SIZE));
+    }
+    const failed = await Promise.all(batches.map((batch) => this.publishBatch(batch)));
+    return { failed: failed.flat() };
+  }
+
+  private async publishBatch(batch: ChangeEvent[]): Promise<ChangeEvent[]> {
+    const { client, clock, random, logger } = this.options;
+    let pending = batch;
+    for (let attempt = 1; ; attempt += 1) {
+      let retry: ChangeEvent[];
+      try {
+        const result = await client.send(
+          new PutEventsCommand({ Entries: pending.map((event) => this.entry(event)) }),
+        );
+        // Entries come back in request order; a failed one carries an ErrorCode.
+        retry = pending.filter((_, i) => result.Entries?.[i]?.ErrorCode !== undefined);
+        if (retry.length > 0) {
+          logger.warn("PutEvents rejected entries", {
+            failed: retry.length,
+            errorCodes: [
+              ...new Set(result.Entries?.map((entry) => entry.ErrorCode).filter(Boolean)),
+            ],
+            attempt,
+          });
+        }
+      } catch (error) {
+        logger.warn("PutEvents failed", {
+          error: error instanceof Error ? error.name : "unknown",
+          attempt,
+        });
+        retry = pending;
+      }
+      if (retry.length === 0) return [];
+      if (attempt >= this.maxAttempts) return retry;
+      pending = retry;
+      await clock.sleep(random() * this.baseBackoffMs * 2 ** attempt);
+    }
+  }
+
+  private entry(event: ChangeEvent): PutEventsRequestEntry {
+    return {
+      EventBusName: this.options.busName,
+      Source: this.options.source,
+      DetailType: event.type,
+      Time: new Date(event.detectedAt),
+      Resources: [],
+      Detail: JSON.stringify(eventDetail(event)),
+    };
+  }
+}
+
+/** The `detail` of every change event on the bus (documented with a JSON Schema in the README). */
+export function eventDetail(event: ChangeEvent) {
+  return {
+    eventId: event.eventId,
+    evseId: event.evseId,
+    cpid: event.cpid,
+    ...(event.changedFields ? { changedFields: event.changedFields } : {}),
+    previous: event.previous,
+    current: event.current,
+    sampledAt: event.sampledAt,
+    detectedAt: event.detectedAt,
+  };
+}

@@ -1,0 +1,258 @@
+/**
+ * Change detection: the previous last-seen state of a device and what ev.energy lists now →
+ * the next state and the events that describe the difference. Plain TypeScript, no I/O.
+ */
+import { createHash } from "node:crypto";
+import type { Evse, LockMode } from "./evse.js";
+
+export type Connectivity = "online" | "offline" | "unknown";
+/** `removed`: a complete sweep no longer listed it. `decommissioned`: we deleted it. */
+export type Lifecycle = "active" | "removed" | "decommissioned";
+
+/** The last-seen state of one EVSE, as stored in the table and carried by events. */
+export interface DeviceState {
+  evseId: string;
+  cpid: string | null;
+  lockMode: LockMode | null;
+  isPluggedIn: boolean | null;
+  isCharging: boolean | null;
+  chargeRateWatts: number | null;
+  exportPowerWatts: number | null;
+  /** ISO 8601 of the status sample the state reflects; null when the device never reported. */
+  sampledAt: string | null;
+  connectivity: Connectivity;
+  lifecycle: Lifecycle;
+  firstSeenAt: string;
+  lastChangedAt: string;
+  /** Refreshed on every write and by the heartbeat. */
+  lastSeenAt: string;
+  /** Bumped by every state change; writes are conditional on it. */
+  version: number;
+}
+
+/** The fields whose change is an `EVSE Status Changed`. */
+export const STATUS_FIELDS = [
+  "cpid",
+  "lockMode",
+  "isPluggedIn",
+  "isCharging",
+  "chargeRateWatts",
+  "exportPowerWatts",
+] as const satisfies readonly (keyof DeviceState)[];
+export type StatusField = (typeof STATUS_FIELDS)[number];
+
+export type ChangeType =
+  | "EVSE Discovered"
+  | "EVSE Status Changed"
+  | "EVSE Connectivity Changed"
+  | "EVSE Removed";
+
+export interface FieldChange {
+  field: StatusField;
+  previous: unknown;
+  current: unknown;
+}
+
+export interface ChangeEvent {
+  /** Derived from device, change type, new version and new content: stable across re-runs. */
+  eventId: string;
+  type: ChangeType;
+  evseId: string;
+  cpid: string | null;
+  previous: DeviceState | null;
+  current: DeviceState;
+  changedFields?: FieldChange[];
+  sampledAt: string | null;
+  detectedAt: string;
+}
+
+export interface DetectionSettings {
+  stalenessMs: number;
+  chargeRateThresholdWatts: number;
+  heartbeatMs: number;
+}
+
+export type WriteKind = "none" | "heartbeat" | "change";
+
+export interface Detection {
+  next: DeviceState;
+  events: ChangeEvent[];
+  write: WriteKind;
+}
+
+/** Connectivity from the age of the newest sample; unknown when there is none. */
+export function connectivityAt(sampledAt: string | null, now: number, stalenessMs: number) {
+  if (sampledAt === null) return "unknown" as const;
+  const age = now - Date.parse(sampledAt);
+  return age > stalenessMs ? ("offline" as const) : ("online" as const);
+}
+
+/**
+ * Compares a listed EVSE with its stored state.
+ * 1. Fields the reader could not parse (`undefined`) keep their stored value.
+ * 2. A status sample older than the stored one is not applied.
+ * 3. Power changes under the threshold are not changes (the stored value stays).
+ * 4. Connectivity is re-evaluated against `now` even when no new sample arrived.
+ * 5. A real change bumps the version once and yields one event per change type.
+ * 6. No change: a heartbeat write when `lastSeenAt` is older than the heartbeat interval.
+ */
+export function detectChange(
+  previous: DeviceState | undefined,
+  observed: Evse,
+  now: number,
+  settings: DetectionSettings,
+): Detection {
+  const nowIso = new Date(now).toISOString();
+  if (previous === undefined || previous.lifecycle !== "active") {
+    const current = discoveredState(previous, observed, now, nowIso, settings);
+    return {
+      next: current,
+      events: [changeEvent("EVSE Discovered", previous ?? null, current, nowIso)],
+      write: "change",
+    };
+  }
+
+  const candidate: DeviceState = { ...previous };
+  if (observed.cpid !== undefined) candidate.cpid = observed.cpid;
+  if (observed.lockMode !== undefined) candidate.lockMode = observed.lockMode;
+  const sample = observed.latestStatusLog;
+  if (sample && isNotOlder(sample.sampledAt, previous.sampledAt)) {
+    candidate.sampledAt = sample.sampledAt;
+    if (sample.isPluggedIn !== undefined) candidate.isPluggedIn = sample.isPluggedIn;
+    if (sample.isCharging !== undefined) candidate.isCharging = sample.isCharging;
+    candidate.chargeRateWatts = powerAfter(
+      previous.chargeRateWatts,
+      sample.chargeRateWatts,
+      settings.chargeRateThresholdWatts,
+    );
+    candidate.exportPowerWatts = powerAfter(
+      previous.exportPowerWatts,
+      sample.exportPowerWatts,
+      settings.chargeRateThresholdWatts,
+    );
+  }
+  candidate.connectivity = connectivityAt(candidate.sampledAt, now, settings.stalenessMs);
+
+  const changedFields: FieldChange[] = STATUS_FIELDS.filter(
+    (field) => candidate[field] !== previous[field],
+  ).map((field) => ({ field, previous: previous[field], current: candidate[field] }));
+  const connectivityChanged = candidate.connectivity !== previous.connectivity;
+
+  if (changedFields.length === 0 && !connectivityChanged) {
+    const heartbeatDue = now - Date.parse(previous.lastSeenAt) >= settings.heartbeatMs;
+    // A newer sample alone is not a change; the stored one is refreshed with the heartbeat.
+    const next = heartbeatDue ? { ...candidate, lastSeenAt: nowIso } : previous;
+    return { next, events: [], write: heartbeatDue ? "heartbeat" : "none" };
+  }
+
+  const next: DeviceState = {
+    ...candidate,
+    lastChangedAt: nowIso,
+    lastSeenAt: nowIso,
+    version: previous.version + 1,
+  };
+  const events: ChangeEvent[] = [];
+  if (changedFields.length > 0) {
+    events.push(changeEvent("EVSE Status Changed", previous, next, nowIso, changedFields));
+  }
+  if (connectivityChanged) {
+    events.push(changeEvent("EVSE Connectivity Changed", previous, next, nowIso));
+  }
+  return { next, events, write: "change" };
+}
+
+/** A device a complete sweep did not list: marked removed, with one `EVSE Removed`. */
+export function detectRemoval(previous: DeviceState, now: number): Detection {
+  const nowIso = new Date(now).toISOString();
+  const next: DeviceState = {
+    ...previous,
+    lifecycle: "removed",
+    lastChangedAt: nowIso,
+    lastSeenAt: nowIso,
+    version: previous.version + 1,
+  };
+  return { next, events: [changeEvent("EVSE Removed", previous, next, nowIso)], write: "change" };
+}
+
+function discoveredState(
+  previous: DeviceState | undefined,
+  observed: Evse,
+  now: number,
+  nowIso: string,
+  settings: DetectionSettings,
+): DeviceState {
+  const sample = observed.latestStatusLog ?? undefined;
+  const sampledAt = sample?.sampledAt ?? null;
+  return {
+    evseId: observed.id,
+    cpid: observed.cpid ?? null,
+    lockMode: observed.lockMode ?? null,
+    isPluggedIn: sample?.isPluggedIn ?? null,
+    isCharging: sample?.isCharging ?? null,
+    chargeRateWatts: sample?.chargeRateWatts ?? null,
+    exportPowerWatts: sample?.exportPowerWatts ?? null,
+    sampledAt,
+    connectivity: connectivityAt(sampledAt, now, settings.stalenessMs),
+    lifecycle: "active",
+    firstSeenAt: previous?.firstSeenAt ?? nowIso,
+    lastChangedAt: nowIso,
+    lastSeenAt: nowIso,
+    version: (previous?.version ?? 0) + 1,
+  };
+}
+
+function isNotOlder(sampledAt: string, stored: string | null): boolean {
+  return stored === null || Date.parse(sampledAt) >= Date.parse(stored);
+}
+
+/** Unknown keeps the stored value; a move under the threshold between two numbers is noise. */
+function powerAfter(
+  stored: number | null,
+  observed: number | null | undefined,
+  thresholdWatts: number,
+): number | null {
+  if (observed === undefined) return stored;
+  if (stored !== null && observed !== null && Math.abs(observed - stored) < thresholdWatts) {
+    return stored;
+  }
+  return observed;
+}
+
+function changeEvent(
+  type: ChangeType,
+  previous: DeviceState | null,
+  current: DeviceState,
+  detectedAt: string,
+  changedFields?: FieldChange[],
+): ChangeEvent {
+  return {
+    eventId: eventIdFor(type, current),
+    type,
+    evseId: current.evseId,
+    cpid: current.cpid,
+    previous,
+    current,
+    ...(changedFields ? { changedFields } : {}),
+    sampledAt: current.sampledAt,
+    detectedAt,
+  };
+}
+
+/**
+ * The event id: device, change type, new version, and a digest of the new state. A run that
+ * dies after publishing re-derives the same id for the same change; if the device changed again
+ * meanwhile, the new change gets a new id instead of hiding behind the old one.
+ */
+export function eventIdFor(type: ChangeType, state: DeviceState): string {
+  const content = [
+    ...STATUS_FIELDS.map((field) => String(state[field])),
+    state.sampledAt,
+    state.connectivity,
+    state.lifecycle,
+  ].join("|");
+  const hash = createHash("sha256")
+    .update(`${state.evseId}|${type}|${state.version}|${content}`)
+    .digest("hex");
+  // Formatted as a UUID so consumers can store it in uuid-typed columns.
+  return `${hash.slice(0, 8)}-${hash.slice(8, 12)}-${hash.slice(12, 16)}-${hash.slice(16, 20)}-${hash.slice(20, 32)}`;
+}

@@ -1,0 +1,84 @@
+/**
+ * The embedded DynamoDB-compatible server (dynalite) on 127.0.0.1, with the project's table.
+ * Used by the sandbox, the one-shot poll, tests and the benchmark.
+ */
+import type { AddressInfo } from "node:net";
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  ResourceInUseException,
+} from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import dynalite from "dynalite";
+import { GSI1, TABLE_KEYS } from "../functions/adapters/dynamodb/table-design.js";
+
+export interface LocalDynamo {
+  endpoint: string;
+  close(): Promise<void>;
+}
+
+/** Starts dynalite; in memory unless `path` names a folder to persist to. */
+export async function startDynalite(options: { port?: number; path?: string } = {}) {
+  const server = dynalite({
+    ...(options.path ? { path: options.path } : {}),
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  } satisfies LocalDynamo;
+}
+
+/** A client for a local endpoint; dynalite accepts any credentials. */
+export function localDynamoClients(endpoint: string) {
+  const client = new DynamoDBClient({
+    endpoint,
+    region: "local",
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+  });
+  const documents = DynamoDBDocumentClient.from(client, {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  return { client, documents };
+}
+
+/** Creates the table with the key design the CDK construct deploys; already there is fine. */
+export async function createTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: "PAY_PER_REQUEST",
+        AttributeDefinitions: [
+          { AttributeName: TABLE_KEYS.partitionKey, AttributeType: "S" },
+          { AttributeName: TABLE_KEYS.sortKey, AttributeType: "S" },
+          { AttributeName: GSI1.partitionKey, AttributeType: "S" },
+          { AttributeName: GSI1.sortKey, AttributeType: "S" },
+        ],
+        KeySchema: [
+          { AttributeName: TABLE_KEYS.partitionKey, KeyType: "HASH" },
+          { AttributeName: TABLE_KEYS.sortKey, KeyType: "RANGE" },
+        ],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: GSI1.name,
+            KeySchema: [
+              { AttributeName: GSI1.partitionKey, KeyType: "HASH" },
+              { AttributeName: GSI1.sortKey, KeyType: "RANGE" },
+            ],
+            Projection: { ProjectionType: "ALL" },
+          },
+        ],
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ResourceInUseException)) throw error;
+  }
+}
