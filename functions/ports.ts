@@ -19,10 +19,10 @@ export type Random = () => number;
 
 /** The subset of Powertools' Logger the code uses; tests capture lines through it. */
 export interface Logger {
-  debug(message: string, ...extra: object[]): void;
-  info(message: string, ...extra: object[]): void;
-  warn(message: string, ...extra: object[]): void;
-  error(message: string, ...extra: object[]): void;
+  debug(message: string, ...extra: Record<string, unknown>[]): void;
+  info(message: string, ...extra: Record<string, unknown>[]): void;
+  warn(message: string, ...extra: Record<string, unknown>[]): void;
+  error(message: string, ...extra: Record<string, unknown>[]): void;
 }
 
 /** Where the ev.energy credentials come from: the raw secret string (JSON). */

@@ -1,6 +1,6 @@
 import {
-  type EventBridgeClient,
   PutEventsCommand,
+  type PutEventsCommandOutput,
   type PutEventsRequestEntry,
 } from "@aws-sdk/client-eventbridge";
 import type { ChangeEvent } from "../../core/device-state.js";
@@ -9,9 +9,15 @@ import type { Clock, EventPublisher, Logger, Random } from "../../ports.js";
 /** PutEvents takes at most 10 entries a call. */
 const BATCH_SIZE = 10;
 
+/** The part of EventBridgeClient the publisher uses; tests hand in a fake through it. */
+export interface PutEventsClient {
+  send(
+    command: PutEventsCommand,
+  ): Promise<Pick<PutEventsCommandOutput, "Entries" | "FailedEntryCount">>;
+}
+
 export interface EventBridgePublisherOptions {
-  /** Anything with the client's `send`; tests hand in a fake through this port. */
-  client: Pick<EventBridgeClient, "send">;
+  client: PutEventsClient;
   busName: string;
   source: string;
   clock: Clock;

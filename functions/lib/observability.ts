@@ -1,0 +1,42 @@
+/**
+ * One logger and one metrics emitter per Lambda process, configured by Powertools' own
+ * environment variables (POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE, …).
+ */
+import { Logger } from "@aws-lambda-powertools/logger";
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import type { PollSummary } from "../core/poll.js";
+
+export const logger = new Logger({ serviceName: "evse-ops" });
+export const metrics = new Metrics({ namespace: "EvseOps", serviceName: "evse-ops" });
+
+/** The run summary as CloudWatch metrics (EMF), for the dashboard and alarms. */
+export function recordPollMetrics(target: Metrics, summary: PollSummary): void {
+  target.addMetric("PollPages", MetricUnit.Count, summary.pages);
+  target.addMetric("PollRequests", MetricUnit.Count, summary.requests);
+  target.addMetric("EvsesSeen", MetricUnit.Count, summary.evsesSeen);
+  target.addMetric("DroppedItems", MetricUnit.Count, summary.droppedItems);
+  target.addMetric("Changes", MetricUnit.Count, summary.changes);
+  target.addMetric("Discovered", MetricUnit.Count, summary.changesByType["EVSE Discovered"]);
+  target.addMetric("StatusChanged", MetricUnit.Count, summary.changesByType["EVSE Status Changed"]);
+  target.addMetric(
+    "ConnectivityChanged",
+    MetricUnit.Count,
+    summary.changesByType["EVSE Connectivity Changed"],
+  );
+  target.addMetric("Removed", MetricUnit.Count, summary.changesByType["EVSE Removed"]);
+  target.addMetric("DeviceWrites", MetricUnit.Count, summary.writes);
+  target.addMetric("PublishFailures", MetricUnit.Count, summary.publishFailures);
+  target.addMetric("SweepsCompleted", MetricUnit.Count, summary.sweepComplete ? 1 : 0);
+  target.addMetric("PollDuration", MetricUnit.Milliseconds, summary.durationMs);
+  target.addMetric(
+    "PollRateLimited",
+    MetricUnit.Count,
+    summary.stoppedBecause === "rate-limited" ? 1 : 0,
+  );
+  if (summary.rateLimitRemaining !== null) {
+    target.addMetric("RateLimitRemaining", MetricUnit.Count, summary.rateLimitRemaining);
+  }
+  if (summary.ledgerLastHour !== null) {
+    target.addMetric("LedgerRequestsLastHour", MetricUnit.Count, summary.ledgerLastHour);
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * Composition of the poll: the adapters it needs, built once per cold start (Lambda) or per
+ * process (local CLI, sandbox), and a `poll` function that runs the core once.
+ */
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { DynamoDeviceStore } from "./adapters/dynamodb/device-store.js";
+import { DynamoRequestLedger } from "./adapters/dynamodb/request-ledger.js";
+import { DynamoSweepStore } from "./adapters/dynamodb/sweep-store.js";
+import { EvEnergyClient } from "./adapters/ev-energy/client.js";
+import { AccessTokenProvider, defaultTokenUrl } from "./adapters/ev-energy/credentials.js";
+import type { PollEnvironment } from "./config.js";
+import { type PollSummary, runPoll } from "./core/poll.js";
+import { RequestTally } from "./lib/request-tally.js";
+import type {
+  Clock,
+  DeviceStore,
+  EventPublisher,
+  Logger,
+  Random,
+  SecretSource,
+} from "./ports.js";
+
+export interface PollRuntimeParts {
+  config: PollEnvironment;
+  secrets: SecretSource;
+  documents: DynamoDBDocumentClient;
+  publisher: EventPublisher;
+  clock: Clock;
+  random: Random;
+  logger: Logger;
+  /** Off only for benchmarks. */
+  budgetEnabled?: boolean;
+  /** Decorates the device store (tests race or crash writes through it). */
+  wrapDevices?: (store: DeviceStore) => DeviceStore;
+}
+
+export interface PollRequest {
+  runId: string;
+  /** Milliseconds this run may take; the lease outlives it. */
+  timeLimitMs: number;
+}
+
+/** Stop starting pages this long before the time limit: a page's commit fits in it. */
+const PAGE_MARGIN_MS = 15_000;
+/** The lease outlives the run by this much, so a live run never loses it. */
+const LEASE_GRACE_MS = 60_000;
+const MAX_ATTEMPTS = 4;
+
+export function createPoller(parts: PollRuntimeParts) {
+  const { config, clock, random, logger } = parts;
+  const tally = new RequestTally();
+  const tokens = new AccessTokenProvider({
+    secrets: parts.secrets,
+    clock,
+    defaultTokenUrl: config.EVENERGY_TOKEN_URL ?? defaultTokenUrl(config.EVENERGY_API_URL),
+    scope: config.EVENERGY_SCOPE,
+    logger,
+    onRequest: tally.observe,
+  });
+  const api = new EvEnergyClient({
+    baseUrl: config.EVENERGY_API_URL,
+    tokens,
+    clock,
+    random,
+    logger,
+    maxAttempts: MAX_ATTEMPTS,
+    onRequest: tally.observe,
+  });
+  const dependencies = {
+    api,
+    devices: (parts.wrapDevices ?? ((store) => store))(
+      new DynamoDeviceStore(parts.documents, config.TABLE_NAME),
+    ),
+    sweeps: new DynamoSweepStore(parts.documents, config.TABLE_NAME),
+    ledger: new DynamoRequestLedger(parts.documents, config.TABLE_NAME),
+    publisher: parts.publisher,
+    clock,
+    logger,
+    requestsSent: () => tally.count,
+  };
+
+  return {
+    api,
+    async poll(request: PollRequest): Promise<PollSummary> {
+      const now = clock.now();
+      return runPoll(dependencies, {
+        runId: request.runId,
+        deadline: now + request.timeLimitMs,
+        leaseMs: request.timeLimitMs + LEASE_GRACE_MS,
+        pageMarginMs: Math.min(PAGE_MARGIN_MS, request.timeLimitMs / 4),
+        // Every attempt, plus a token exchange and the retry after a 401 refresh.
+        worstCaseRequestsPerPage: MAX_ATTEMPTS + 2,
+        writeConcurrency: 16,
+        stalenessMs: config.STALENESS_MINUTES * 60_000,
+        chargeRateThresholdWatts: config.CHARGE_RATE_THRESHOLD_WATTS,
+        heartbeatMs: config.HEARTBEAT_MINUTES * 60_000,
+        budget: {
+          enabled: parts.budgetEnabled ?? true,
+          share: config.BUDGET_SHARE,
+          reserve: config.RESERVE_REQUESTS,
+          defaultLimit: config.RATE_LIMIT_DEFAULT,
+        },
+      });
+    },
+  };
+}
+
+/** Whether a run's end should page someone (an error), as opposed to a normal early stop. */
+export function pollFailed(summary: PollSummary): boolean {
+  return summary.stoppedBecause === "error" || summary.stoppedBecause === "upstream-error";
+}

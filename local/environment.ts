@@ -1,0 +1,107 @@
+/**
+ * What `npm start`, `npm run poll` and the benchmark run against: the simulated ev.energy and
+ * the embedded DynamoDB on 127.0.0.1 by default, or, with environment variables, a real
+ * ev.energy account (`EVENERGY_API_URL` plus credentials) and another DynamoDB
+ * (`DYNAMODB_ENDPOINT` plus `TABLE_NAME`).
+ */
+import { EnvironmentSecretSource } from "../functions/adapters/secrets/environment-secret-source.js";
+import { loadPollEnvironment, type PollEnvironment } from "../functions/config.js";
+import { systemClock } from "../functions/lib/clock.js";
+import type { Clock, SecretSource } from "../functions/ports.js";
+import { createTable, localDynamoClients, startDynalite } from "./dynamodb.js";
+import { OffsetClock } from "./manual-clock.js";
+import { startSimulator } from "./simulator/index.js";
+import type { SimClock, Simulator, SimulatorOptions } from "./simulator/types.js";
+
+export interface LocalEnvironmentOptions {
+  env?: Readonly<Record<string, string | undefined>>;
+  simulator?: Omit<SimulatorOptions, "clock">;
+  /** The simulated clock, shared by the simulator and the poll. Default: an OffsetClock. */
+  clock?: Clock & SimClock;
+  /** Embedded DynamoDB port (0: any free port) and folder to persist to (default: memory). */
+  dynamoPort?: number;
+  dynamoPath?: string;
+}
+
+export interface LocalEnvironment {
+  config: PollEnvironment;
+  secrets: SecretSource;
+  documents: ReturnType<typeof localDynamoClients>["documents"];
+  /** The simulator's clock when simulated (so connectivity follows simulated time). */
+  clock: Clock;
+  simulator: Simulator | undefined;
+  dynamoEndpoint: string;
+  close(): Promise<void>;
+}
+
+export async function startLocalEnvironment(
+  options: LocalEnvironmentOptions = {},
+): Promise<LocalEnvironment> {
+  const env = options.env ?? process.env;
+  const closers: Array<() => Promise<void>> = [];
+  try {
+    let simulator: Simulator | undefined;
+    let apiUrl = env.EVENERGY_API_URL;
+    let secrets: SecretSource;
+    let clock: Clock = systemClock;
+    if (apiUrl) {
+      secrets = new EnvironmentSecretSource(env);
+      // Fail now, naming the variables, rather than at the first request.
+      await secrets.read();
+    } else {
+      const simClock = options.clock ?? new OffsetClock();
+      const started = await startSimulator({ ...options.simulator, clock: simClock });
+      simulator = started;
+      closers.push(() => started.close());
+      apiUrl = started.apiBaseUrl;
+      const { tokenUrl } = started;
+      secrets = {
+        read: async () =>
+          JSON.stringify({
+            client_id: "sandbox-client",
+            client_secret: "sandbox-secret",
+            token_url: tokenUrl,
+          }),
+      };
+      clock = simClock;
+    }
+
+    let dynamoEndpoint = env.DYNAMODB_ENDPOINT;
+    const tableName = env.TABLE_NAME ?? "evse-ops-local";
+    if (!dynamoEndpoint) {
+      const dynamo = await startDynalite({
+        ...(options.dynamoPort !== undefined ? { port: options.dynamoPort } : {}),
+        ...(options.dynamoPath ? { path: options.dynamoPath } : {}),
+      });
+      closers.push(() => dynamo.close());
+      dynamoEndpoint = dynamo.endpoint;
+    } else if (!env.TABLE_NAME) {
+      throw new Error("DYNAMODB_ENDPOINT is set but TABLE_NAME is not: name the table to use");
+    }
+    const { client, documents } = localDynamoClients(dynamoEndpoint);
+    closers.push(async () => client.destroy());
+    if (!env.DYNAMODB_ENDPOINT) await createTable(client, tableName);
+
+    const config = loadPollEnvironment({
+      EVENT_BUS_NAME: "local",
+      EVENERGY_SECRET_ID: "local",
+      ...env,
+      EVENERGY_API_URL: apiUrl,
+      TABLE_NAME: tableName,
+    });
+    return {
+      config,
+      secrets,
+      documents,
+      clock,
+      simulator,
+      dynamoEndpoint,
+      close: async () => {
+        for (const close of closers.reverse()) await close();
+      },
+    };
+  } catch (error) {
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+    throw error;
+  }
+}

@@ -1,0 +1,80 @@
+import { DynamoDeviceStore } from "../../functions/adapters/dynamodb/device-store.js";
+import { loadPollEnvironment } from "../../functions/config.js";
+import type { PollSummary } from "../../functions/core/poll.js";
+import type { DeviceStore, EventPublisher, Logger } from "../../functions/ports.js";
+import { createPoller } from "../../functions/poll-runtime.js";
+import { ManualClock, seededRandom } from "../../local/manual-clock.js";
+import { RecordingPublisher } from "../../local/recording-publisher.js";
+import { startSimulator } from "../../local/simulator/index.js";
+import type { Simulator, SimulatorOptions } from "../../local/simulator/types.js";
+import type { useDynalite } from "./dynamo.js";
+
+export const silentLogger: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
+
+export interface PollHarnessOptions {
+  simulator?: Omit<SimulatorOptions, "clock">;
+  env?: Record<string, string>;
+  budgetEnabled?: boolean;
+  logger?: Logger;
+  /** Wraps the device store, e.g. to race or crash a write. */
+  wrapDevices?: (store: DeviceStore) => DeviceStore;
+  publisher?: EventPublisher;
+}
+
+/**
+ * The poll as the Lambda runs it, over real sockets: the simulated ev.energy, the embedded
+ * DynamoDB, one ManualClock shared by both so simulated time is the poll's time.
+ */
+export async function startPollHarness(
+  dynamo: ReturnType<typeof useDynalite>,
+  options: PollHarnessOptions = {},
+) {
+  const clock = new ManualClock("2026-03-02T08:00:00Z");
+  const sim: Simulator = await startSimulator({ ...options.simulator, clock });
+  const tableName = await dynamo.freshTable();
+  const publisher = new RecordingPublisher();
+  const config = loadPollEnvironment({
+    TABLE_NAME: tableName,
+    EVENT_BUS_NAME: "test-bus",
+    EVENERGY_SECRET_ID: "test",
+    EVENERGY_API_URL: sim.apiBaseUrl,
+    EVENERGY_TOKEN_URL: sim.tokenUrl,
+    ...options.env,
+  });
+  const devices = new DynamoDeviceStore(dynamo.documents, tableName);
+  let runs = 0;
+
+  const poller = createPoller({
+    config,
+    secrets: {
+      read: async () =>
+        JSON.stringify({ client_id: "sandbox-client", client_secret: "sandbox-secret" }),
+    },
+    documents: dynamo.documents,
+    publisher: options.publisher ?? publisher,
+    clock,
+    random: seededRandom(7),
+    logger: options.logger ?? silentLogger,
+    ...(options.budgetEnabled === undefined ? {} : { budgetEnabled: options.budgetEnabled }),
+    ...(options.wrapDevices ? { wrapDevices: options.wrapDevices } : {}),
+  });
+
+  return {
+    sim,
+    clock,
+    publisher,
+    devices,
+    tableName,
+    poller,
+    async poll(timeLimitMs = 240_000): Promise<PollSummary> {
+      runs += 1;
+      return poller.poll({ runId: `run-${runs}`, timeLimitMs });
+    },
+    close: () => sim.close(),
+  };
+}
