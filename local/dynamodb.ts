@@ -3,8 +3,10 @@
  * Used by the sandbox, the one-shot poll, tests and the benchmark.
  */
 import type { AddressInfo } from "node:net";
+import { setTimeout as delay } from "node:timers/promises";
 import {
   CreateTableCommand,
+  DescribeTableCommand,
   DynamoDBClient,
   ResourceInUseException,
 } from "@aws-sdk/client-dynamodb";
@@ -81,4 +83,11 @@ export async function createTable(client: DynamoDBClient, tableName: string): Pr
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error;
   }
+  // dynalite answers CreateTable with CREATING and flips to ACTIVE a tick later.
+  for (let attempt = 0; attempt < 500; attempt += 1) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    if (Table?.TableStatus === "ACTIVE") return;
+    await delay(10);
+  }
+  throw new Error(`table ${tableName} did not become ACTIVE`);
 }

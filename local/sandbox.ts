@@ -1,0 +1,145 @@
+/**
+ * `npm start`: the whole product on this machine, nothing to configure. A simulated ev.energy
+ * whose fleet changes over simulated time, the embedded DynamoDB (persisted under .sandbox/),
+ * the poll on a short timer, and a live feed of every change it detects. Ctrl-C stops it.
+ *
+ * Simulated time runs faster than real time (one poll interval of real time moves it by
+ * SANDBOX_MINUTES_PER_POLL), so devices visibly change, fall silent and come back.
+ */
+import { mkdir, rm } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import type { ChangeEvent } from "../functions/core/device-state.js";
+import type { PollSummary } from "../functions/core/poll.js";
+import { systemRandom } from "../functions/lib/clock.js";
+import { createPoller, pollFailed } from "../functions/poll-runtime.js";
+import { startLocalEnvironment } from "./environment.js";
+import { OffsetClock } from "./manual-clock.js";
+import { RecordingPublisher } from "./recording-publisher.js";
+import { stderrLogger } from "./stderr-logger.js";
+
+const { values } = parseArgs({
+  options: {
+    "api-port": { type: "string", default: process.env.SANDBOX_API_PORT ?? "3000" },
+    "simulator-port": { type: "string", default: process.env.SANDBOX_SIMULATOR_PORT ?? "3001" },
+    "dynamodb-port": { type: "string", default: process.env.SANDBOX_DYNAMODB_PORT ?? "3002" },
+    fleet: { type: "string", default: process.env.SANDBOX_FLEET ?? "200" },
+    seed: { type: "string", default: "1" },
+    "poll-seconds": { type: "string", default: "5" },
+    "minutes-per-poll": { type: "string", default: process.env.SANDBOX_MINUTES_PER_POLL ?? "2" },
+    reset: { type: "boolean", default: false },
+  },
+});
+
+const port = (name: keyof typeof values) => {
+  const value = Number(values[name]);
+  if (!Number.isInteger(value) || value < 0 || value > 65535) {
+    throw new Error(`--${name} must be a port number (0-65535), got ${values[name]}`);
+  }
+  return value;
+};
+
+const dataDir = ".sandbox/dynamodb";
+if (values.reset) await rm(dataDir, { recursive: true, force: true });
+await mkdir(dataDir, { recursive: true });
+
+const logger = stderrLogger(process.env.LOG_LEVEL ?? "warn");
+const clock = new OffsetClock();
+const local = await startLocalEnvironment({
+  clock,
+  simulator: {
+    port: port("simulator-port"),
+    fleetSize: Number(values.fleet),
+    seed: Number(values.seed),
+    dynamic: true,
+  },
+  dynamoPort: port("dynamodb-port"),
+  dynamoPath: dataDir,
+});
+
+const publisher = new RecordingPublisher(printChange);
+const poller = createPoller({
+  config: local.config,
+  secrets: local.secrets,
+  documents: local.documents,
+  publisher,
+  clock: local.clock,
+  random: systemRandom,
+  logger,
+});
+
+console.log("evse-ops sandbox is running (Ctrl-C stops it)");
+if (local.simulator) {
+  console.log(
+    `  simulated ev.energy  ${local.simulator.apiBaseUrl}  (controls: ${local.simulator.origin}/_sim/stats)`,
+  );
+} else {
+  console.log(`  ev.energy            ${local.config.EVENERGY_API_URL}`);
+}
+console.log(
+  `  embedded DynamoDB    ${local.dynamoEndpoint}  (table ${local.config.TABLE_NAME}, data in ${dataDir})`,
+);
+console.log(
+  `  poll                 every ${values["poll-seconds"]} s, ${values["minutes-per-poll"]} simulated minutes apart`,
+);
+console.log("");
+
+const pollEveryMs = Number(values["poll-seconds"]) * 1000;
+const simulatedStepMs = Number(values["minutes-per-poll"]) * 60_000;
+let stopping = false;
+let timer: NodeJS.Timeout | undefined;
+let running: Promise<void> = Promise.resolve();
+let runs = 0;
+
+async function pollOnce(): Promise<void> {
+  runs += 1;
+  const summary = await poller.poll({ runId: `sandbox-${runs}`, timeLimitMs: 60_000 });
+  printSummary(summary);
+}
+
+function schedule(): void {
+  if (stopping) return;
+  timer = setTimeout(() => {
+    if (local.simulator) local.simulator.advance(simulatedStepMs);
+    running = pollOnce()
+      .catch((error: unknown) => logger.error("poll run crashed", { error: String(error) }))
+      .finally(schedule);
+  }, pollEveryMs);
+}
+
+running = pollOnce().finally(schedule);
+
+async function shutdown(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  clearTimeout(timer);
+  console.log("\nstopping…");
+  await running.catch(() => undefined);
+  await local.close();
+  process.exit(0);
+}
+process.on("SIGINT", shutdown);
+process.on("SIGTERM", shutdown);
+
+function printChange(event: ChangeEvent): void {
+  const time = new Date(clock.now()).toISOString().slice(11, 19);
+  const what =
+    event.type === "EVSE Status Changed"
+      ? (event.changedFields ?? [])
+          .map((change) => `${change.field} ${String(change.previous)} → ${String(change.current)}`)
+          .join(", ")
+      : event.type === "EVSE Connectivity Changed"
+        ? `${event.previous?.connectivity} → ${event.current.connectivity}`
+        : "";
+  console.log(`${time}  ${event.type.padEnd(26)} ${event.evseId} ${event.cpid ?? ""}  ${what}`);
+}
+
+function printSummary(summary: PollSummary): void {
+  const status = pollFailed(summary)
+    ? `failed: ${summary.error}`
+    : (summary.stoppedBecause ?? "ok");
+  console.log(
+    `── poll ${summary.runId}: ${summary.pages} pages, ${summary.requests} requests, ` +
+      `${summary.evsesSeen} EVSEs, ${summary.changes} changes, ${summary.writes} writes, ` +
+      `sweep ${summary.sweepComplete ? "complete" : "partial"} (${status})`,
+  );
+}

@@ -1,0 +1,189 @@
+import { afterEach, describe, expect, it } from "vitest";
+import type { ChangeEvent, DeviceState } from "../../functions/core/device-state.js";
+import type { DeviceStore } from "../../functions/ports.js";
+import { useDynalite } from "../support/dynamo.js";
+import { startPollHarness } from "../support/poll-harness.js";
+
+const dynamo = useDynalite();
+let harness: Awaited<ReturnType<typeof startPollHarness>> | undefined;
+afterEach(async () => {
+  await harness?.close();
+  harness = undefined;
+});
+
+const MINUTE = 60_000;
+const ofType = (events: ChangeEvent[], type: ChangeEvent["type"]) =>
+  events.filter((event) => event.type === type);
+
+describe("a poll run", () => {
+  it("discovers every device on the first sweep; a quiet second sweep writes and emits nothing", async () => {
+    harness = await startPollHarness(dynamo, { simulator: { fleetSize: 250 } });
+    const first = await harness.poll();
+    expect(first).toMatchObject({
+      pages: 3,
+      evsesSeen: 250,
+      changes: 250,
+      writes: 250,
+      sweepComplete: true,
+      stoppedBecause: null,
+    });
+    const discovered = ofType(harness.publisher.events, "EVSE Discovered");
+    expect(new Set(discovered.map((event) => event.evseId)).size).toBe(250);
+    expect(new Set(discovered.map((event) => event.eventId)).size).toBe(250);
+    expect((await harness.devices.readRange({})).length).toBe(250);
+
+    harness.clock.advance(MINUTE);
+    const second = await harness.poll();
+    expect(second).toMatchObject({ evsesSeen: 250, changes: 0, writes: 0, sweepComplete: true });
+    expect(harness.publisher.events).toHaveLength(250);
+  });
+
+  it("refreshes last-seen once the heartbeat is due, without events", async () => {
+    harness = await startPollHarness(dynamo, { simulator: { fleetSize: 40 } });
+    await harness.poll();
+    const online = (await harness.devices.readRange({})).filter((d) => d.connectivity === "online");
+    harness.clock.advance(61 * MINUTE);
+    // The online devices report again with the same values: nothing but the heartbeat is due.
+    for (const device of online) harness.sim.fleet.update(device.evseId, { status: {} });
+    const eventsBefore = harness.publisher.events.length;
+    const run = await harness.poll();
+    expect(run.changes).toBe(0);
+    // Every listed device is due, silent ones too: "last seen" is about the listing.
+    expect(run.heartbeats).toBe(40);
+    expect(harness.publisher.events.length).toBe(eventsBefore);
+    const refreshed = await harness.devices.get(online[0]?.evseId ?? "");
+    expect(refreshed?.lastSeenAt).toBe(new Date(harness.clock.now()).toISOString());
+    expect(refreshed?.version).toBe(online[0]?.version);
+  });
+
+  it("detects every simulated change, with one event id per change", async () => {
+    harness = await startPollHarness(dynamo, { simulator: { fleetSize: 300 } });
+    await harness.poll();
+    harness.clock.advance(MINUTE);
+    const changes = harness.sim.fleet.churn(0.2);
+    const changed = new Set(changes.map((change) => change.evseId));
+    const before = harness.publisher.events.length;
+    const run = await harness.poll();
+    const events = harness.publisher.events.slice(before);
+    const statusChanges = ofType(events, "EVSE Status Changed");
+    expect(new Set(statusChanges.map((event) => event.evseId))).toEqual(changed);
+    expect(statusChanges).toHaveLength(changed.size);
+    expect(new Set(events.map((event) => event.eventId)).size).toBe(events.length);
+    expect(run.changesByType["EVSE Status Changed"]).toBe(changed.size);
+    for (const id of changed) {
+      const simulated = harness.sim.fleet.get(id);
+      const stored = await harness.devices.get(id);
+      expect(stored?.lockMode).toBe(simulated?.lockMode);
+      expect(stored?.isPluggedIn).toBe(simulated?.status?.isPluggedIn ?? null);
+      expect(stored?.isCharging).toBe(simulated?.status?.isCharging ?? null);
+    }
+  });
+
+  it("never applies a sample older than the stored one", async () => {
+    harness = await startPollHarness(dynamo, { simulator: { fleetSize: 10 } });
+    await harness.poll();
+    const target = (await harness.devices.readRange({})).find((d) => d.sampledAt !== null);
+    if (!target?.sampledAt) throw new Error("the seeded fleet has a reporting device");
+    harness.sim.fleet.update(target.evseId, {
+      status: {
+        sampledAt: Date.parse(target.sampledAt) - 5 * MINUTE,
+        isPluggedIn: !target.isPluggedIn,
+      },
+    });
+    const before = harness.publisher.events.length;
+    const run = await harness.poll();
+    expect(run.changes).toBe(0);
+    expect(harness.publisher.events.length).toBe(before);
+    expect(await harness.devices.get(target.evseId)).toEqual(target);
+  });
+
+  it("re-reads when another writer got there first, and never overwrites its newer state", async () => {
+    let rival: ((store: DeviceStore, state: DeviceState) => Promise<void>) | undefined;
+    harness = await startPollHarness(dynamo, {
+      simulator: { fleetSize: 5 },
+      wrapDevices: (store) => ({
+        readRange: (range) => store.readRange(range),
+        get: (id) => store.get(id),
+        put: async (state, expected) => {
+          const race = rival;
+          rival = undefined;
+          await race?.(store, state);
+          return store.put(state, expected);
+        },
+      }),
+    });
+    await harness.poll();
+    const target = (await harness.devices.readRange({})).find((d) => d.connectivity === "online");
+    if (!target?.sampledAt) throw new Error("the seeded fleet has an online device");
+    harness.clock.advance(MINUTE);
+    harness.sim.fleet.update(target.evseId, { status: { isPluggedIn: !target.isPluggedIn } });
+    // Between this poll's read and its write, a rival stores a newer sample of the device.
+    const newer: DeviceState = {
+      ...target,
+      isPluggedIn: !target.isPluggedIn,
+      isCharging: true,
+      chargeRateWatts: 11_000,
+      sampledAt: new Date(harness.clock.now() + 30_000).toISOString(),
+      version: target.version + 1,
+    };
+    rival = async (store) => {
+      expect(await store.put(newer, target.version)).toBe("written");
+    };
+    const run = await harness.poll();
+    expect(run.conflicts).toBe(1);
+    expect(await harness.devices.get(target.evseId)).toEqual(newer);
+  });
+
+  it("after dying between publishing and writing, re-publishes the same event ids", async () => {
+    let crash = true;
+    harness = await startPollHarness(dynamo, {
+      simulator: { fleetSize: 120 },
+      wrapDevices: (store) => ({
+        readRange: (range) => store.readRange(range),
+        get: (id) => store.get(id),
+        put: async (state, expected) => {
+          if (crash) throw new Error("the Lambda was killed");
+          return store.put(state, expected);
+        },
+      }),
+    });
+    const killed = await harness.poll();
+    expect(killed.stoppedBecause).toBe("error");
+    expect(killed.writes).toBe(0);
+    const firstIds = new Set(harness.publisher.events.map((event) => event.eventId));
+    expect(firstIds.size).toBe(100);
+
+    crash = false;
+    const published = harness.publisher.events.length;
+    const next = await harness.poll();
+    expect(next).toMatchObject({ sweepComplete: true, writes: 120 });
+    const replayed = harness.publisher.events.slice(published);
+    const replayedIds = replayed.map((event) => event.eventId);
+    // The first page's 100 changes come again under the ids already published, never new ones.
+    expect(replayedIds.filter((id) => firstIds.has(id))).toHaveLength(100);
+    expect(new Set(harness.publisher.events.map((event) => event.eventId)).size).toBe(120);
+    expect((await harness.devices.readRange({})).length).toBe(120);
+  });
+
+  it("reports a device falling silent once as offline, and once as online when it reports again", async () => {
+    harness = await startPollHarness(dynamo, { simulator: { fleetSize: 5 } });
+    const target = harness.sim.fleet.list()[0]?.id ?? "";
+    harness.sim.fleet.update(target, { status: { isPluggedIn: false } });
+    await harness.poll();
+    const connectivity = () =>
+      ofType(harness?.publisher.events ?? [], "EVSE Connectivity Changed")
+        .filter((event) => event.evseId === target)
+        .map((event) => event.current.connectivity);
+
+    harness.clock.advance(16 * MINUTE);
+    await harness.poll();
+    harness.clock.advance(5 * MINUTE);
+    await harness.poll();
+    expect(connectivity()).toEqual(["offline"]);
+
+    harness.sim.fleet.update(target, { status: {} });
+    await harness.poll();
+    expect(connectivity()).toEqual(["offline", "online"]);
+    expect((await harness.devices.get(target))?.connectivity).toBe("online");
+  });
+});
