@@ -102,9 +102,19 @@ export interface DeviceStore {
   put(state: DeviceState, expectedVersion: number | undefined): Promise<"written" | "conflict">;
 }
 
-/** Publishes change events; resends failed entries and reports what still failed. */
-export interface EventPublisher {
-  publish(events: readonly ChangeEvent[]): Promise<{ failed: ChangeEvent[] }>;
+/**
+ * An event for the bus: `type` becomes the detail-type, everything else the `detail`. The id is
+ * derived from what happened, so a re-published event keeps its id and consumers dedupe on it.
+ */
+export interface BusEvent {
+  eventId: string;
+  type: string;
+  detectedAt: string;
+}
+
+/** Publishes events; resends failed entries and reports what still failed. */
+export interface EventPublisher<E extends BusEvent = ChangeEvent> {
+  publish(events: readonly E[]): Promise<{ failed: E[] }>;
 }
 
 /** The poll's lease and checkpoint (one item, so checkpoints are written only under the lease). */

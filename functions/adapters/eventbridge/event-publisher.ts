@@ -3,8 +3,7 @@ import {
   type PutEventsCommandOutput,
   type PutEventsRequestEntry,
 } from "@aws-sdk/client-eventbridge";
-import type { ChangeEvent } from "../../core/device-state.js";
-import type { Clock, EventPublisher, Logger, Random } from "../../ports.js";
+import type { BusEvent, Clock, EventPublisher, Logger, Random } from "../../ports.js";
 
 /** PutEvents takes at most 10 entries a call. */
 const BATCH_SIZE = 10;
@@ -32,7 +31,7 @@ export interface EventBridgePublisherOptions {
  * Publishes change events in batches of 10; entries PutEvents reports as failed are resent,
  * exactly those, with full-jitter backoff. What still fails is returned, never dropped silently.
  */
-export class EventBridgePublisher implements EventPublisher {
+export class EventBridgePublisher<E extends BusEvent> implements EventPublisher<E> {
   private readonly maxAttempts: number;
   private readonly baseBackoffMs: number;
 
@@ -41,8 +40,8 @@ export class EventBridgePublisher implements EventPublisher {
     this.baseBackoffMs = options.baseBackoffMs ?? 100;
   }
 
-  async publish(events: readonly ChangeEvent[]): Promise<{ failed: ChangeEvent[] }> {
-    const batches: ChangeEvent[][] = [];
+  async publish(events: readonly E[]): Promise<{ failed: E[] }> {
+    const batches: E[][] = [];
     for (let i = 0; i < events.length; i += BATCH_SIZE) {
       batches.push(events.slice(i, i + BATCH_SIZE));
     }
@@ -50,11 +49,11 @@ export class EventBridgePublisher implements EventPublisher {
     return { failed: failed.flat() };
   }
 
-  private async publishBatch(batch: ChangeEvent[]): Promise<ChangeEvent[]> {
+  private async publishBatch(batch: E[]): Promise<E[]> {
     const { client, clock, random, logger } = this.options;
     let pending = batch;
     for (let attempt = 1; ; attempt += 1) {
-      let retry: ChangeEvent[];
+      let retry: E[];
       try {
         const result = await client.send(
           new PutEventsCommand({ Entries: pending.map((event) => this.entry(event)) }),
@@ -84,7 +83,7 @@ export class EventBridgePublisher implements EventPublisher {
     }
   }
 
-  private entry(event: ChangeEvent): PutEventsRequestEntry {
+  private entry(event: E): PutEventsRequestEntry {
     return {
       EventBusName: this.options.busName,
       Source: this.options.source,
@@ -96,16 +95,8 @@ export class EventBridgePublisher implements EventPublisher {
   }
 }
 
-/** The `detail` of every change event on the bus (documented with a JSON Schema in the README). */
-export function eventDetail(event: ChangeEvent) {
-  return {
-    eventId: event.eventId,
-    evseId: event.evseId,
-    cpid: event.cpid,
-    ...(event.changedFields ? { changedFields: event.changedFields } : {}),
-    previous: event.previous,
-    current: event.current,
-    sampledAt: event.sampledAt,
-    detectedAt: event.detectedAt,
-  };
+/** The `detail` of an event on the bus: all of it but the type, which is the detail-type. */
+export function eventDetail<E extends BusEvent>(event: E): Omit<E, "type"> {
+  const { type: _type, ...detail } = event;
+  return detail;
 }
