@@ -11,14 +11,7 @@ import { AccessTokenProvider, defaultTokenUrl } from "./adapters/ev-energy/crede
 import type { PollEnvironment } from "./config.js";
 import { type PollSummary, runPoll } from "./core/poll.js";
 import { RequestTally } from "./lib/request-tally.js";
-import type {
-  Clock,
-  DeviceStore,
-  EventPublisher,
-  Logger,
-  Random,
-  SecretSource,
-} from "./ports.js";
+import type { Clock, DeviceStore, EventPublisher, Logger, Random, SecretSource } from "./ports.js";
 
 export interface PollRuntimeParts {
   config: PollEnvironment;

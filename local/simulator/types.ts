@@ -162,7 +162,10 @@ export interface SimFleet {
   add(device?: Partial<SimDevice>): SimDevice;
   remove(id: string): boolean;
   /** Changes a device; a status patch also moves `sampledAt` to now unless given. */
-  update(id: string, patch: Partial<Omit<SimDevice, "id" | "status">> & { status?: Partial<SimStatus> | null }): SimDevice;
+  update(
+    id: string,
+    patch: Partial<Omit<SimDevice, "id" | "status">> & { status?: Partial<SimStatus> | null },
+  ): SimDevice;
   /** Serves a raw list item with no usable id next to `afterId` (tolerant-reader tests). */
   addInvalidItem(afterId: string, item: Record<string, unknown>): void;
   /**

@@ -1,8 +1,8 @@
 import { DynamoDeviceStore } from "../../functions/adapters/dynamodb/device-store.js";
 import { loadPollEnvironment } from "../../functions/config.js";
 import type { PollSummary } from "../../functions/core/poll.js";
-import type { DeviceStore, EventPublisher, Logger } from "../../functions/ports.js";
 import { createPoller } from "../../functions/poll-runtime.js";
+import type { DeviceStore, EventPublisher, Logger } from "../../functions/ports.js";
 import { ManualClock, seededRandom } from "../../local/manual-clock.js";
 import { RecordingPublisher } from "../../local/recording-publisher.js";
 import { startSimulator } from "../../local/simulator/index.js";

@@ -1,0 +1,181 @@
+/**
+ * Builds the real app in-process, from the committed cdk.json context, for template
+ * assertions and the cdk-nag check.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Template } from "aws-cdk-lib/assertions";
+import { buildApp, type EvseOpsApp } from "../../infra/app.js";
+import { REPO_ROOT } from "../../infra/constructs/lambda-function.js";
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+export function isObject(value: Json | undefined): value is JsonObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** cdk.json's context as committed: `stages` and the feature flags. */
+export function committedContext(): JsonObject {
+  const cdkJson: Json = JSON.parse(readFileSync(join(REPO_ROOT, "cdk.json"), "utf8"));
+  if (!isObject(cdkJson) || !isObject(cdkJson.context)) {
+    throw new Error("cdk.json has no context object");
+  }
+  return cdkJson.context;
+}
+
+/** The committed settings of one stage, for tests to copy and change. */
+export function committedStage(stage: string): JsonObject {
+  const stages = committedContext().stages;
+  const settings = isObject(stages) ? stages[stage] : undefined;
+  if (!isObject(settings)) throw new Error(`cdk.json defines no stage ${stage}`);
+  return structuredClone(settings);
+}
+
+/** Context selecting `stage`, with that stage's settings replaced when `settings` is given. */
+export function contextFor(stage: string, settings?: JsonObject): JsonObject {
+  const context = committedContext();
+  const stages = isObject(context.stages) ? context.stages : {};
+  return {
+    ...context,
+    stage,
+    stages: settings === undefined ? stages : { ...stages, [stage]: settings },
+  };
+}
+
+export interface SynthesisedStage extends EvseOpsApp {
+  readonly statefulTemplate: Template;
+  readonly statelessTemplate: Template;
+  /** The cloud assembly's validation report (cdk-nag and CDK's own checks). */
+  readonly report: ValidationReport;
+  /** The cloud assembly folder (templates, bundled assets). */
+  readonly outdir: string;
+  /** Removes the cloud assembly written to a temporary folder. */
+  cleanUp(): void;
+}
+
+export interface ValidationReport {
+  readonly pluginReports: ReadonlyArray<{
+    readonly pluginName: string;
+    readonly violations: ReadonlyArray<{
+      readonly ruleName: string;
+      readonly severity: string;
+      readonly violatingConstructs: ReadonlyArray<{ readonly constructPath: string }>;
+    }>;
+  }>;
+}
+
+/** The report CDK writes to the cloud assembly when a validation plugin has findings. */
+export function readValidationReport(assemblyDirectory: string): ValidationReport {
+  const reportFile = join(assemblyDirectory, "validation-report.json");
+  return existsSync(reportFile)
+    ? JSON.parse(readFileSync(reportFile, "utf8"))
+    : { pluginReports: [] };
+}
+
+/** Every violation in the report, as `<plugin> <severity> <rule> at <construct path>`. */
+export function findings(report: ValidationReport): string[] {
+  return report.pluginReports.flatMap((plugin) =>
+    plugin.violations.flatMap((violation) =>
+      violation.violatingConstructs.map(
+        (construct) =>
+          `${plugin.pluginName} ${violation.severity} ${violation.ruleName} at ${construct.constructPath}`,
+      ),
+    ),
+  );
+}
+
+/** Context for an in-process synth that writes validation failures to the report. */
+export function reportingContext(stage: string, settings?: JsonObject): JsonObject {
+  return { ...contextFor(stage, settings), "@aws-cdk/core:failSynthOnValidationErrors": false };
+}
+
+/**
+ * Builds and synthesises the app for one stage (esbuild bundling included).
+ * Validation failures are written to the report instead of thrown, so that the nag test can
+ * list them; the CLI keeps the default and fails synth on them.
+ */
+export function synthStage(stage: string, settings?: JsonObject): SynthesisedStage {
+  const outdir = mkdtempSync(join(tmpdir(), "evse-ops-cdk-"));
+  const built = buildApp(reportingContext(stage, settings), { outdir });
+  const assembly = built.app.synth();
+  return {
+    ...built,
+    statefulTemplate: Template.fromStack(built.stateful),
+    statelessTemplate: Template.fromStack(built.stateless),
+    report: readValidationReport(assembly.directory),
+    outdir: assembly.directory,
+    cleanUp: () => rmSync(outdir, { recursive: true, force: true }),
+  };
+}
+
+/** The one resource of `type` in the template (fails if there are none or several). */
+export function onlyResource(template: Template, type: string): JsonObject {
+  const found: Record<string, Json> = template.findResources(type);
+  const resources = Object.values(found).filter(isObject);
+  if (resources.length !== 1) {
+    throw new Error(`expected one ${type}, found ${resources.length}`);
+  }
+  const [resource] = resources;
+  if (resource === undefined) throw new Error(`no ${type}`);
+  return resource;
+}
+
+export function properties(resource: JsonObject): JsonObject {
+  const props = resource.Properties;
+  if (!isObject(props)) throw new Error("resource has no Properties");
+  return props;
+}
+
+/**
+ * Replaces each reference to another stack's output (`Fn::GetStackOutput`) with the value that
+ * output has in the producing template, so a consumer's policy can be compared with the
+ * producer's own `Ref`/`Fn::GetAtt` of a resource.
+ */
+export function resolveCrossStack(value: Json | undefined, producer: Template): Json | undefined {
+  if (Array.isArray(value)) return value.map((item) => resolveCrossStack(item, producer) ?? null);
+  if (!isObject(value)) return value;
+  const output = value["Fn::GetStackOutput"];
+  if (isObject(output) && typeof output.OutputName === "string") {
+    const outputs: Record<string, Json> = producer.findOutputs(output.OutputName);
+    const found = outputs[output.OutputName];
+    if (!isObject(found)) throw new Error(`producer has no output ${output.OutputName}`);
+    return found.Value;
+  }
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => [key, resolveCrossStack(item, producer) ?? null]),
+  );
+}
+
+export interface PolicyStatement {
+  readonly actions: string[];
+  readonly resources: Json[];
+}
+
+/** Every Allow statement of the IAM policies attached to the role with the given logical id. */
+export function statementsOfRole(
+  template: Template,
+  roleLogicalId: string,
+  producer: Template,
+): PolicyStatement[] {
+  const policies: Record<string, Json> = template.findResources("AWS::IAM::Policy");
+  const statements: PolicyStatement[] = [];
+  for (const policy of Object.values(policies)) {
+    if (!isObject(policy)) continue;
+    const props = properties(policy);
+    const roles = Array.isArray(props.Roles) ? props.Roles : [];
+    if (!roles.some((role) => isObject(role) && role.Ref === roleLogicalId)) continue;
+    const document = props.PolicyDocument;
+    const list = isObject(document) && Array.isArray(document.Statement) ? document.Statement : [];
+    for (const statement of list) {
+      if (!isObject(statement) || statement.Effect !== "Allow") continue;
+      const actions = [statement.Action].flat().filter((a): a is string => typeof a === "string");
+      const resources = [statement.Resource]
+        .flat()
+        .map((resource) => resolveCrossStack(resource, producer) ?? null);
+      statements.push({ actions, resources });
+    }
+  }
+  return statements;
+}
