@@ -1,0 +1,71 @@
+/**
+ * The published contract of the change events on the bus: zod schemas that the tests check
+ * every published event against, and that `npm run docs:schemas` turns into the JSON Schemas
+ * under docs/events/ for consumers.
+ */
+import { z } from "zod";
+import { STATUS_FIELDS } from "./device-state.js";
+
+const isoTime = z.iso.datetime({ offset: true });
+
+export const DeviceStateSchema = z
+  .object({
+    evseId: z.string().regex(/^evse[A-Z0-9]{26}$/),
+    cpid: z.string().nullable(),
+    lockMode: z.enum(["UNLOCKED", "SMART", "LOCKED"]).nullable(),
+    isPluggedIn: z.boolean().nullable(),
+    isCharging: z.boolean().nullable(),
+    chargeRateWatts: z.number().int().nullable(),
+    exportPowerWatts: z.number().int().nullable(),
+    sampledAt: isoTime.nullable(),
+    connectivity: z.enum(["online", "offline", "unknown"]),
+    lifecycle: z.enum(["active", "removed", "decommissioned"]),
+    firstSeenAt: isoTime,
+    lastChangedAt: isoTime,
+    lastSeenAt: isoTime,
+    version: z.number().int().positive(),
+  })
+  .meta({ title: "EVSE state", description: "The last-seen state of one EVSE." });
+
+const common = {
+  eventId: z
+    .string()
+    .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
+    .meta({ description: "Derived from the change, stable across re-publishing: dedupe on it." }),
+  evseId: DeviceStateSchema.shape.evseId,
+  cpid: z.string().nullable(),
+  current: DeviceStateSchema,
+  sampledAt: isoTime.nullable(),
+  detectedAt: isoTime,
+};
+
+const FieldChangeSchema = z.object({
+  field: z.enum(STATUS_FIELDS),
+  previous: z.unknown(),
+  current: z.unknown(),
+});
+
+export const CHANGE_EVENT_SCHEMAS = {
+  "EVSE Discovered": z
+    .object({ ...common, previous: DeviceStateSchema.nullable() })
+    .strict()
+    .meta({ description: "First seen, or seen again after it was removed." }),
+  "EVSE Status Changed": z
+    .object({
+      ...common,
+      previous: DeviceStateSchema,
+      changedFields: z.array(FieldChangeSchema).min(1),
+    })
+    .strict()
+    .meta({ description: "Lock mode, plug, charging, charge rate or export power changed." }),
+  "EVSE Connectivity Changed": z
+    .object({ ...common, previous: DeviceStateSchema })
+    .strict()
+    .meta({ description: "Online, offline or unknown, from the age of the latest sample." }),
+  "EVSE Removed": z
+    .object({ ...common, previous: DeviceStateSchema })
+    .strict()
+    .meta({ description: "A complete sweep no longer listed the EVSE." }),
+} as const;
+
+export type ChangeEventType = keyof typeof CHANGE_EVENT_SCHEMAS;
