@@ -30,6 +30,11 @@ const PollEnvironment = z.object({
     .int()
     .positive("must be a positive whole number")
     .default(1000),
+  EVENERGY_REQUEST_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(100, "must be at least 100")
+    .default(10_000),
 });
 
 export type PollEnvironment = z.infer<typeof PollEnvironment>;

@@ -47,6 +47,7 @@ export function createPoller(parts: PollRuntimeParts) {
     clock,
     defaultTokenUrl: config.EVENERGY_TOKEN_URL ?? defaultTokenUrl(config.EVENERGY_API_URL),
     scope: config.EVENERGY_SCOPE,
+    requestTimeoutMs: config.EVENERGY_REQUEST_TIMEOUT_MS,
     logger,
     onRequest: tally.observe,
   });
@@ -57,6 +58,7 @@ export function createPoller(parts: PollRuntimeParts) {
     random,
     logger,
     maxAttempts: MAX_ATTEMPTS,
+    requestTimeoutMs: config.EVENERGY_REQUEST_TIMEOUT_MS,
     onRequest: tally.observe,
   });
   const dependencies = {

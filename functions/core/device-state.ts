@@ -239,17 +239,19 @@ function changeEvent(
 }
 
 /**
- * The event id: device, change type, new version, and a digest of the new state. A run that
- * dies after publishing re-derives the same id for the same change; if the device changed again
- * meanwhile, the new change gets a new id instead of hiding behind the old one.
+ * The event id: device, change type, new version, and the values that make up this change
+ * (status fields for a status change, the connectivity for a connectivity change). A run that
+ * dies after publishing derives the same id for the same change, even if the device reported
+ * new samples meanwhile; if its status changed again, the new change gets a new id instead of
+ * hiding behind the old one.
  */
 export function eventIdFor(type: ChangeType, state: DeviceState): string {
-  const content = [
-    ...STATUS_FIELDS.map((field) => String(state[field])),
-    state.sampledAt,
-    state.connectivity,
-    state.lifecycle,
-  ].join("|");
+  const content =
+    type === "EVSE Status Changed"
+      ? STATUS_FIELDS.map((field) => String(state[field])).join("|")
+      : type === "EVSE Connectivity Changed"
+        ? state.connectivity
+        : "";
   const hash = createHash("sha256")
     .update(`${state.evseId}|${type}|${state.version}|${content}`)
     .digest("hex");

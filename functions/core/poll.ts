@@ -23,7 +23,7 @@ import type {
 } from "./device-state.js";
 import { detectChange, detectRemoval } from "./device-state.js";
 import type { Evse } from "./evse.js";
-import type { BudgetSettings, SweepCheckpoint } from "./sweep.js";
+import type { BudgetSettings, PendingWrite, SweepCheckpoint } from "./sweep.js";
 import { budgetAllows, freshCheckpoint } from "./sweep.js";
 
 export interface PollDependencies {
@@ -91,12 +91,14 @@ const HOUR_MS = 3_600_000;
 const MAX_CONFLICT_RETRIES = 3;
 
 /**
- * 1. Take the lease (another run holds it: stop, saying so) and load the checkpoint.
+ * 1. Take the lease (another run holds it: stop, saying so) and load the checkpoint; finish
+ *    the writes a dead run left pending in it.
  * 2. Read the ledger's last hour: with the share and ev.energy's remaining count, the budget.
  * 3. Page by page, while budget and time allow: read the previous states of the page's id range
- *    in one request, detect changes, publish, then write; save the checkpoint (under the lease).
- *    The next page is fetched while the current one is committed.
- * 4. On the sweep's last page: removals for the devices no page listed, then a fresh checkpoint.
+ *    in one request, detect changes, publish them, save the checkpoint with the page's writes
+ *    (under the lease), then write, while the next page is already being fetched.
+ * 4. After the sweep's last page: removals for the devices no page listed, then a fresh
+ *    checkpoint for the next sweep.
  * 5. Release the lease and return a summary whose `stoppedBecause` says why it ended.
  */
 export async function runPoll(
@@ -114,6 +116,8 @@ class PollRun {
   private ledgerLastHour = 0;
   private checkpoint: SweepCheckpoint | undefined;
   private rateLimitLimit: number | null = null;
+  /** The previous page's device writes, running while the next page is fetched. */
+  private writing: Promise<void> = Promise.resolve();
   private readonly summary: PollSummary;
 
   constructor(
@@ -159,15 +163,20 @@ class PollRun {
       this.checkpoint = state.checkpoint;
       this.rateLimitLimit = state.rateLimitLimit;
       this.summary.sweepId = state.checkpoint.sweepId;
+      await this.write(state.checkpoint.pending);
       if (this.settings.budget.enabled) {
         this.ledgerLastHour = await this.deps.ledger.countSince(clock.now() - HOUR_MS);
         this.summary.ledgerLastHour = this.ledgerLastHour;
       }
-      return this.finish(await this.sweep());
+      const stop = state.checkpoint.listingComplete ? null : await this.sweep();
+      await this.writing;
+      if (stop !== null) return this.finish(stop);
+      return this.finish((await this.completeSweep()) ? null : "lease-lost");
     } catch (error) {
       this.summary.error = describe(error);
       return this.finish("error");
     } finally {
+      await this.writing.catch(() => undefined);
       await this.recordRequests().catch((error) =>
         this.deps.logger.error("could not record requests in the ledger", {
           error: describe(error),
@@ -177,7 +186,11 @@ class PollRun {
     }
   }
 
-  /** Reads and commits pages until the sweep ends or something says stop. */
+  /**
+   * Reads and commits pages until the listing ends (null) or something says stop. Page k+1 is
+   * fetched only once page k's checkpoint is saved, so a run that dies leaves at most the page
+   * in flight to be read again.
+   */
   private async sweep(): Promise<StopReason | null> {
     const checkpoint = this.requireCheckpoint();
     const pages = this.deps.api
@@ -188,27 +201,23 @@ class PollRun {
       [Symbol.asyncIterator]();
     const fetchNext = () => settle(pages.next());
 
-    let stop = this.whyStopBeforePage();
+    const stop = this.whyStopBeforePage();
     if (stop) return stop;
-    let pending = fetchNext();
+    let inFlight = fetchNext();
     for (;;) {
-      const result = await pending;
+      const result = await inFlight;
       if (!result.ok) return this.stopReasonFor(result.error);
       if (result.value.done) return null;
       const page = result.value.value;
       const isLast = page.next === undefined;
-      stop = isLast ? null : this.whyStopBeforePage();
-      // Overlap: fetch page k+1 while page k is committed.
-      if (!isLast && !stop) pending = fetchNext();
-      const committed = await this.commitPage(page, isLast);
-      if (!committed) return "lease-lost";
-      if (isLast) {
+      const writes = await this.commitPage(page, isLast);
+      if (!writes) return "lease-lost";
+      const stopNow = isLast ? null : this.whyStopBeforePage();
+      if (!isLast && !stopNow) inFlight = fetchNext();
+      this.writing = this.write(writes);
+      if (isLast || stopNow) {
         await closeQuietly(pages);
-        return (await this.completeSweep()) ? null : "lease-lost";
-      }
-      if (stop) {
-        await closeQuietly(pages);
-        return stop;
+        return stopNow;
       }
     }
   }
@@ -237,10 +246,10 @@ class PollRun {
   }
 
   /**
-   * Reads the page's id range, detects, publishes, writes, and saves the checkpoint.
-   * Returns false when the lease was lost (the checkpoint did not move).
+   * Reads the page's id range, detects, publishes, and saves the checkpoint with the writes
+   * still to do. Returns those writes, or undefined when the lease was lost (nothing moved).
    */
-  private async commitPage(page: EvsePage, isLast: boolean): Promise<boolean> {
+  private async commitPage(page: EvsePage, isLast: boolean): Promise<PendingWrite[] | undefined> {
     const { devices, logger, clock } = this.deps;
     const checkpoint = this.requireCheckpoint();
     const evses = uniqueById(page.evses);
@@ -262,7 +271,7 @@ class PollRun {
     const rangeStart = checkpoint.lastId ?? undefined;
     const rangeEnd = isLast ? undefined : lastId;
     const stored = unordered
-      ? await this.readUnordered(evses)
+      ? await this.readEach(evses.map((evse) => evse.id))
       : await devices.readRange({
           ...(rangeStart !== undefined ? { afterId: rangeStart } : {}),
           ...(rangeEnd !== undefined ? { throughId: rangeEnd } : {}),
@@ -274,19 +283,22 @@ class PollRun {
       .map((device) => device.evseId);
 
     const now = clock.now();
-    await this.apply(
-      evses.map((evse) => ({
-        evseId: evse.id,
-        previous: previousById.get(evse.id),
-        detect: (previous: DeviceState | undefined) =>
-          detectChange(previous, evse, now, this.settings),
-      })),
+    const writes = await this.publishAndPlan(
+      evses.map((evse) => {
+        const previous = previousById.get(evse.id);
+        return {
+          previous,
+          listed: evse,
+          detection: detectChange(previous, evse, now, this.settings),
+        };
+      }),
     );
 
     this.summary.pages += 1;
     this.summary.evsesSeen += evses.length;
     this.summary.droppedItems += page.droppedCount;
-    const next: SweepCheckpoint = {
+    await this.writing;
+    const saved = await this.saveCheckpoint({
       ...checkpoint,
       next: page.next ?? null,
       lastId: lastId ?? checkpoint.lastId,
@@ -294,108 +306,110 @@ class PollRun {
       evsesSeen: checkpoint.evsesSeen + evses.length,
       vanished: [...checkpoint.vanished, ...vanished],
       unordered,
-    };
-    await this.recordRequests();
-    const saved = await this.deps.sweeps.commit(
-      this.settings.runId,
-      clock.now(),
-      next,
-      this.deps.api.rateLimit?.limit ?? this.rateLimitLimit,
-    );
-    if (saved) this.checkpoint = next;
-    return saved;
+      listingComplete: isLast,
+      pending: writes,
+    });
+    return saved ? writes : undefined;
   }
 
   /** Out-of-order pages can't use one range read; fall back to reading each device. */
-  private async readUnordered(evses: Evse[]): Promise<DeviceState[]> {
-    const found = await mapLimit(evses, this.settings.writeConcurrency, (evse) =>
-      this.deps.devices.get(evse.id),
+  private async readEach(ids: string[]): Promise<DeviceState[]> {
+    const found = await mapLimit(ids, this.settings.writeConcurrency, (id) =>
+      this.deps.devices.get(id),
     );
     return found.filter((device): device is DeviceState => device !== undefined);
   }
 
   /** The sweep's end: every device no page listed is removed, then a new sweep begins. */
   private async completeSweep(): Promise<boolean> {
-    const { clock, devices, logger } = this.deps;
+    const { clock, logger } = this.deps;
     const checkpoint = this.requireCheckpoint();
+    let writes: PendingWrite[] = [];
     if (checkpoint.unordered) {
       logger.warn("sweep completed with ids out of order; no removals this sweep", {
         sweepId: checkpoint.sweepId,
         vanished: checkpoint.vanished.length,
       });
-    } else {
+    } else if (checkpoint.vanished.length > 0) {
       const now = clock.now();
-      await this.apply(
-        checkpoint.vanished.map((evseId) => ({
-          evseId,
-          previous: undefined,
-          detect: (previous: DeviceState | undefined) =>
-            previous && previous.lifecycle === "active" ? detectRemoval(previous, now) : undefined,
-        })),
-        (evseId) => devices.get(evseId),
+      const stored = await this.readEach(checkpoint.vanished);
+      writes = await this.publishAndPlan(
+        stored.map((previous) => ({ previous, listed: null, detection: removalOf(previous, now) })),
       );
     }
-    const now = clock.now();
-    const nowIso = new Date(now).toISOString();
-    const saved = await this.deps.sweeps.completeSweep(
-      this.settings.runId,
-      now,
-      freshCheckpoint(`${nowIso}/${this.settings.runId}`, nowIso),
-    );
-    this.summary.sweepComplete = saved;
-    return saved;
+    const nowIso = new Date(clock.now()).toISOString();
+    const next = freshCheckpoint(`${nowIso}/${this.settings.runId}`, nowIso);
+    const saved = await this.deps.sweeps.completeSweep(this.settings.runId, clock.now(), {
+      ...next,
+      pending: writes,
+    });
+    if (!saved) return false;
+    this.checkpoint = { ...next, pending: writes };
+    this.summary.sweepComplete = true;
+    await this.write(writes);
+    return true;
   }
 
   /**
-   * Publish first, then write, for a batch of devices. A device whose events could not be
-   * published is not written, so the next sweep detects (and publishes) the change again. A
-   * write that loses a version race re-reads the device and detects again.
+   * Publishes the detected changes and returns the writes to make. A device whose events could
+   * not be published is not written, so the next sweep detects (and publishes) it again.
    */
-  private async apply(
+  private async publishAndPlan(
     items: Array<{
-      evseId: string;
       previous: DeviceState | undefined;
-      detect: (previous: DeviceState | undefined) => Detection | undefined;
+      listed: Evse | null;
+      detection: Detection | undefined;
     }>,
-    initialRead?: (evseId: string) => Promise<DeviceState | undefined>,
-  ): Promise<void> {
-    const { devices, logger } = this.deps;
-    let round = await Promise.all(
-      items.map(async (item) => {
-        const previous = initialRead ? await initialRead(item.evseId) : item.previous;
-        return { ...item, previous, detection: item.detect(previous) };
-      }),
+  ): Promise<PendingWrite[]> {
+    const toWrite = items.filter(
+      (item): item is typeof item & { detection: Detection } =>
+        item.detection !== undefined && item.detection.write !== "none",
     );
+    const published = await this.publish(toWrite.flatMap((item) => item.detection.events));
+    return toWrite
+      .filter((item) => item.detection.events.every((event) => published.has(event.eventId)))
+      .map((item) => ({
+        state: item.detection.next,
+        expectedVersion: item.previous?.version ?? null,
+        listed: item.listed,
+      }));
+  }
+
+  /**
+   * Makes the writes, each conditional on the version it was derived from. One that loses a
+   * race re-reads the device, detects again, publishes what is new, and tries again.
+   */
+  private async write(writes: readonly PendingWrite[]): Promise<void> {
+    const { devices, logger, clock } = this.deps;
+    let round = [...writes];
     for (let attempt = 0; round.length > 0; attempt += 1) {
-      const toWrite = round.filter(
-        (item): item is typeof item & { detection: Detection } =>
-          item.detection !== undefined && item.detection.write !== "none",
-      );
-      const published = await this.publish(toWrite.flatMap((item) => item.detection.events));
-      const results = await mapLimit(toWrite, this.settings.writeConcurrency, async (item) => {
-        if (!item.detection.events.every((event) => published.has(event.eventId))) return undefined;
-        const outcome = await devices.put(item.detection.next, item.previous?.version);
+      const results = await mapLimit(round, this.settings.writeConcurrency, async (write) => {
+        const outcome = await devices.put(write.state, write.expectedVersion ?? undefined);
         if (outcome === "written") {
-          this.countWrite(item.detection);
+          this.summary.writes += 1;
+          if (write.state.version === write.expectedVersion) this.summary.heartbeats += 1;
           return undefined;
         }
         this.summary.conflicts += 1;
-        return item;
+        return write;
       });
-      const conflicted = results.filter((item) => item !== undefined);
+      const conflicted = results.filter((write) => write !== undefined);
       if (conflicted.length === 0) return;
       if (attempt >= MAX_CONFLICT_RETRIES) {
         logger.warn("devices still contended after retries; the next sweep will catch up", {
-          evseIds: conflicted.map((item) => item.evseId),
+          evseIds: conflicted.map((write) => write.state.evseId),
         });
         return;
       }
-      round = await Promise.all(
-        conflicted.map(async (item) => {
-          const previous = await devices.get(item.evseId);
-          return { ...item, previous, detection: item.detect(previous) };
-        }),
-      );
+      const now = clock.now();
+      const fresh = await mapLimit(conflicted, this.settings.writeConcurrency, async (write) => {
+        const previous = await devices.get(write.state.evseId);
+        const detection = write.listed
+          ? detectChange(previous, write.listed, now, this.settings)
+          : previous && removalOf(previous, now);
+        return { previous, listed: write.listed, detection };
+      });
+      round = await this.publishAndPlan(fresh);
     }
   }
 
@@ -415,17 +429,24 @@ class PollRun {
       if (failedIds.has(event.eventId)) continue;
       published.add(event.eventId);
       this.summary.eventsPublished += 1;
+      this.summary.changes += 1;
+      this.summary.changesByType[event.type] += 1;
     }
     return published;
   }
 
-  private countWrite(detection: Detection) {
-    this.summary.writes += 1;
-    if (detection.write === "heartbeat") this.summary.heartbeats += 1;
-    for (const event of detection.events) {
-      this.summary.changes += 1;
-      this.summary.changesByType[event.type] += 1;
-    }
+  /** Saves the checkpoint under the lease, with the requests sent so far in the ledger. */
+  private async saveCheckpoint(next: SweepCheckpoint): Promise<boolean> {
+    const recorded = this.recordRequests();
+    const saved = await this.deps.sweeps.commit(
+      this.settings.runId,
+      this.deps.clock.now(),
+      next,
+      this.deps.api.rateLimit?.limit ?? this.rateLimitLimit,
+    );
+    await recorded;
+    if (saved) this.checkpoint = next;
+    return saved;
   }
 
   /** Adds the requests sent since the last record to the ledger. */
@@ -433,8 +454,8 @@ class PollRun {
     const sent = this.deps.requestsSent() - this.requestsAtStart;
     const unrecorded = sent - this.requestsRecorded;
     if (unrecorded <= 0) return;
-    await this.deps.ledger.record(unrecorded, this.deps.clock.now());
     this.requestsRecorded = sent;
+    await this.deps.ledger.record(unrecorded, this.deps.clock.now());
   }
 
   private requireCheckpoint(): SweepCheckpoint {
@@ -451,6 +472,11 @@ class PollRun {
     this.summary.durationMs = clock.now() - this.startedAt;
     return this.summary;
   }
+}
+
+/** A removal applies only to a device still active; one already gone needs nothing. */
+function removalOf(previous: DeviceState | undefined, now: number): Detection | undefined {
+  return previous?.lifecycle === "active" ? detectRemoval(previous, now) : undefined;
 }
 
 /** Ends the page iterator early (its in-flight prefetch, if any, is simply dropped). */

@@ -1,6 +1,22 @@
 /**
  * The sweep's persisted progress and the rate-limit budget: plain data and arithmetic.
  */
+import type { DeviceState } from "./device-state.js";
+import type { Evse } from "./evse.js";
+
+/**
+ * A device write whose events are already published. The checkpoint holds a page's writes
+ * until they are done, so a run that dies mid-page leaves them to the next run instead of
+ * making it read the page again.
+ */
+export interface PendingWrite {
+  state: DeviceState;
+  /** The version the write is conditional on; null for a device never stored. */
+  expectedVersion: number | null;
+  /** What the state was derived from, to derive it again after a version conflict: the
+   * listed EVSE, or null for a removal. */
+  listed: Evse | null;
+}
 
 /** Where a sweep stands; saved after every committed page, under the lease. */
 export interface SweepCheckpoint {
@@ -16,6 +32,10 @@ export interface SweepCheckpoint {
   vanished: string[];
   /** Set when a page's ids did not ascend: range reads can't prove absence, so no removals. */
   unordered: boolean;
+  /** The last page is committed; what remains is the removals and a fresh checkpoint. */
+  listingComplete: boolean;
+  /** Published but maybe not yet written: the next run finishes these first. */
+  pending: PendingWrite[];
 }
 
 /** What taking the lease returns: the checkpoint to resume and what earlier runs learned. */
@@ -36,6 +56,8 @@ export function freshCheckpoint(sweepId: string, startedAt: string): SweepCheckp
     evsesSeen: 0,
     vanished: [],
     unordered: false,
+    listingComplete: false,
+    pending: [],
   };
 }
 

@@ -147,6 +147,14 @@ describe("detectChange", () => {
     expect(other).not.toBe(first);
   });
 
+  it("keeps the id of a change when only the sample time moved before it was re-derived", () => {
+    const stored = discovered(listed({}));
+    const first = detectChange(stored, listed({ isPluggedIn: true }), T0, settings);
+    const later = listed({ isPluggedIn: true, sampledAt: iso(T0 + 120_000) });
+    const again = detectChange(stored, later, T0 + 180_000, settings);
+    expect(again.events[0]?.eventId).toBe(first.events[0]?.eventId);
+  });
+
   it("rediscovers a device that was removed", () => {
     const removed = detectRemoval(discovered(listed({})), T0).next;
     expect(removed.lifecycle).toBe("removed");

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { ChangeEvent, DeviceState } from "../../functions/core/device-state.js";
 import type { DeviceStore } from "../../functions/ports.js";
+import { RecordingPublisher } from "../../local/recording-publisher.js";
 import { useDynalite } from "../support/dynamo.js";
 import { startPollHarness } from "../support/poll-harness.js";
 
@@ -12,6 +13,8 @@ afterEach(async () => {
 });
 
 const MINUTE = 60_000;
+/** The harness's default time limit plus the minute the lease outlives it. */
+const LEASE = 240_000 + MINUTE;
 const ofType = (events: ChangeEvent[], type: ChangeEvent["type"]) =>
   events.filter((event) => event.type === type);
 
@@ -134,34 +137,69 @@ describe("a poll run", () => {
     expect(await harness.devices.get(target.evseId)).toEqual(newer);
   });
 
-  it("after dying between publishing and writing, re-publishes the same event ids", async () => {
-    let crash = true;
+  it("killed after publishing and before saving, the next run re-publishes the same ids", async () => {
+    let kill = false;
+    const recorder = new RecordingPublisher();
+    harness = await startPollHarness(dynamo, {
+      simulator: { fleetSize: 120 },
+      publisher: {
+        async publish(events) {
+          const result = await recorder.publish(events);
+          // The Lambda dies right after PutEvents returned: nothing after it ever runs.
+          return kill ? new Promise<never>(() => undefined) : result;
+        },
+      },
+    });
+    kill = true;
+    await Promise.race([harness.poll(), until(() => recorder.events.length > 0)]);
+    kill = false;
+    const firstIds = new Set(recorder.events.map((event) => event.eventId));
+    expect(firstIds.size).toBe(100);
+    expect(await harness.devices.readRange({})).toEqual([]);
+
+    harness.clock.advance(LEASE);
+    const next = await harness.poll();
+    expect(next).toMatchObject({ sweepComplete: true, writes: 120 });
+    const replayed = recorder.events.slice(100).map((event) => event.eventId);
+    // The first page's 100 changes come again under the ids already published, never new ones.
+    expect(replayed.filter((id) => firstIds.has(id))).toHaveLength(100);
+    expect(new Set(recorder.events.map((event) => event.eventId)).size).toBe(120);
+    expect((await harness.devices.readRange({})).length).toBe(120);
+  });
+
+  it("killed after saving the checkpoint and before writing, the next run finishes the writes", async () => {
+    let kill = false;
+    let died: () => void = () => undefined;
+    const dead = new Promise<void>((resolve) => {
+      died = resolve;
+    });
     harness = await startPollHarness(dynamo, {
       simulator: { fleetSize: 120 },
       wrapDevices: (store) => ({
         readRange: (range) => store.readRange(range),
         get: (id) => store.get(id),
-        put: async (state, expected) => {
-          if (crash) throw new Error("the Lambda was killed");
-          return store.put(state, expected);
+        put: (state, expected) => {
+          if (!kill) return store.put(state, expected);
+          died();
+          return new Promise<never>(() => undefined);
         },
       }),
     });
-    const killed = await harness.poll();
-    expect(killed.stoppedBecause).toBe("error");
-    expect(killed.writes).toBe(0);
-    const firstIds = new Set(harness.publisher.events.map((event) => event.eventId));
-    expect(firstIds.size).toBe(100);
+    kill = true;
+    // Every write of the first page starts in one turn, so all of them hang with the run.
+    await Promise.race([harness.poll(), dead]);
+    kill = false;
+    expect(await harness.devices.readRange({})).toEqual([]);
 
-    crash = false;
-    const published = harness.publisher.events.length;
+    harness.clock.advance(LEASE);
     const next = await harness.poll();
-    expect(next).toMatchObject({ sweepComplete: true, writes: 120 });
-    const replayed = harness.publisher.events.slice(published);
-    const replayedIds = replayed.map((event) => event.eventId);
-    // The first page's 100 changes come again under the ids already published, never new ones.
-    expect(replayedIds.filter((id) => firstIds.has(id))).toHaveLength(100);
-    expect(new Set(harness.publisher.events.map((event) => event.eventId)).size).toBe(120);
+    // The first page is not read again: its 100 writes come from the checkpoint.
+    expect(next).toMatchObject({ sweepComplete: true, writes: 120, pages: 1 });
+    const ids = harness.publisher.events.map((event) => event.eventId);
+    expect(new Set(ids).size).toBe(120);
+    // Its events were published once: the next run wrote them without publishing them again.
+    const firstPage = new Set(ids.slice(0, 100));
+    expect(ids.filter((id) => firstPage.has(id))).toHaveLength(100);
     expect((await harness.devices.readRange({})).length).toBe(120);
   });
 
@@ -187,3 +225,8 @@ describe("a poll run", () => {
     expect((await harness.devices.get(target))?.connectivity).toBe("online");
   });
 });
+
+/** Lets a run that will never return make progress until `condition` holds. */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 1));
+}

@@ -49,20 +49,23 @@ export async function startPollHarness(
   const devices = new DynamoDeviceStore(dynamo.documents, tableName);
   let runs = 0;
 
-  const poller = createPoller({
-    config,
-    secrets: {
-      read: async () =>
-        JSON.stringify({ client_id: "sandbox-client", client_secret: "sandbox-secret" }),
-    },
-    documents: dynamo.documents,
-    publisher: options.publisher ?? publisher,
-    clock,
-    random: seededRandom(7),
-    logger: options.logger ?? silentLogger,
-    ...(options.budgetEnabled === undefined ? {} : { budgetEnabled: options.budgetEnabled }),
-    ...(options.wrapDevices ? { wrapDevices: options.wrapDevices } : {}),
-  });
+  // A new poller is a Lambda cold start: new client, new token provider, nothing cached.
+  const coldStart = () =>
+    createPoller({
+      config,
+      secrets: {
+        read: async () =>
+          JSON.stringify({ client_id: "sandbox-client", client_secret: "sandbox-secret" }),
+      },
+      documents: dynamo.documents,
+      publisher: options.publisher ?? publisher,
+      clock,
+      random: seededRandom(7),
+      logger: options.logger ?? silentLogger,
+      ...(options.budgetEnabled === undefined ? {} : { budgetEnabled: options.budgetEnabled }),
+      ...(options.wrapDevices ? { wrapDevices: options.wrapDevices } : {}),
+    });
+  let poller = coldStart();
 
   return {
     sim,
@@ -70,9 +73,10 @@ export async function startPollHarness(
     publisher,
     devices,
     tableName,
-    poller,
-    async poll(timeLimitMs = 240_000): Promise<PollSummary> {
+    /** One poll run; `coldStart` first builds a new poller, as a new Lambda instance would. */
+    async poll(timeLimitMs = 240_000, options: { coldStart?: boolean } = {}): Promise<PollSummary> {
       runs += 1;
+      if (options.coldStart) poller = coldStart();
       return poller.poll({ runId: `run-${runs}`, timeLimitMs });
     },
     close: () => sim.close(),
