@@ -94,6 +94,15 @@ export interface DeviceStore {
    * first; `throughId` undefined: to the last.
    */
   readRange(range: { afterId?: string; throughId?: string }): Promise<DeviceState[]>;
+  /**
+   * Up to `limit` stored devices after `afterId` (from the first when undefined), in one
+   * request; `exhausted` when no stored device follows the last one returned. The poll reads the
+   * next page's range this way while the page itself is still being fetched.
+   */
+  readAfter(
+    afterId: string | undefined,
+    limit: number,
+  ): Promise<{ devices: DeviceState[]; exhausted: boolean }>;
   get(evseId: string): Promise<DeviceState | undefined>;
   /**
    * Writes `state` only if the stored version is still `expectedVersion` (absent for a device

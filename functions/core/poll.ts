@@ -88,6 +88,10 @@ export interface PollSummary {
 }
 
 const HOUR_MS = 3_600_000;
+/** ev.energy's largest page, which the client always asks for. */
+const PAGE_SIZE = 100;
+/** Stored devices read ahead beyond a page's worth, for devices that vanished in its range. */
+const VANISHED_SLACK = 10;
 const MAX_CONFLICT_RETRIES = 3;
 
 /**
@@ -118,6 +122,8 @@ class PollRun {
   private rateLimitLimit: number | null = null;
   /** The previous page's device writes, running while the next page is fetched. */
   private writing: Promise<void> = Promise.resolve();
+  /** Ledger records in flight, chained. */
+  private ledgerWrites: Promise<void> = Promise.resolve();
   private readonly summary: PollSummary;
 
   constructor(
@@ -177,11 +183,7 @@ class PollRun {
       return this.finish("error");
     } finally {
       await this.writing.catch(() => undefined);
-      await this.recordRequests().catch((error) =>
-        this.deps.logger.error("could not record requests in the ledger", {
-          error: describe(error),
-        }),
-      );
+      await this.recordRequests();
       await sweeps.release(this.settings.runId);
     }
   }
@@ -199,22 +201,30 @@ class PollRun {
         deadline: this.settings.deadline,
       })
       [Symbol.asyncIterator]();
-    const fetchNext = () => settle(pages.next());
+    // The stored devices after the last committed id are read while the page is fetched: with
+    // ascending ids they are the page's previous states (see previousStates).
+    const fetchNext = () => {
+      const after = this.requireCheckpoint().lastId ?? undefined;
+      return {
+        page: settle(pages.next()),
+        stored: settle(this.deps.devices.readAfter(after, PAGE_SIZE + VANISHED_SLACK)),
+      };
+    };
 
     const stop = this.whyStopBeforePage();
     if (stop) return stop;
     let inFlight = fetchNext();
     for (;;) {
-      const result = await inFlight;
+      const result = await inFlight.page;
       if (!result.ok) return this.stopReasonFor(result.error);
       if (result.value.done) return null;
       const page = result.value.value;
       const isLast = page.next === undefined;
-      const writes = await this.commitPage(page, isLast);
+      const writes = await this.commitPage(page, isLast, await inFlight.stored);
       if (!writes) return "lease-lost";
       const stopNow = isLast ? null : this.whyStopBeforePage();
-      if (!isLast && !stopNow) inFlight = fetchNext();
       this.writing = this.write(writes);
+      if (!isLast && !stopNow) inFlight = fetchNext();
       if (isLast || stopNow) {
         await closeQuietly(pages);
         return stopNow;
@@ -249,7 +259,11 @@ class PollRun {
    * Reads the page's id range, detects, publishes, and saves the checkpoint with the writes
    * still to do. Returns those writes, or undefined when the lease was lost (nothing moved).
    */
-  private async commitPage(page: EvsePage, isLast: boolean): Promise<PendingWrite[] | undefined> {
+  private async commitPage(
+    page: EvsePage,
+    isLast: boolean,
+    readAhead: Settled<{ devices: DeviceState[]; exhausted: boolean }>,
+  ): Promise<PendingWrite[] | undefined> {
     const { devices, logger, clock } = this.deps;
     const checkpoint = this.requireCheckpoint();
     const evses = uniqueById(page.evses);
@@ -268,14 +282,9 @@ class PollRun {
     }
     const unordered = checkpoint.unordered || !ascending || !followsCheckpoint;
 
-    const rangeStart = checkpoint.lastId ?? undefined;
-    const rangeEnd = isLast ? undefined : lastId;
     const stored = unordered
       ? await this.readEach(evses.map((evse) => evse.id))
-      : await devices.readRange({
-          ...(rangeStart !== undefined ? { afterId: rangeStart } : {}),
-          ...(rangeEnd !== undefined ? { throughId: rangeEnd } : {}),
-        });
+      : await this.previousStates(readAhead, isLast ? undefined : lastId);
     const previousById = new Map(stored.map((device) => [device.evseId, device]));
     const listed = new Set(evses.map((evse) => evse.id));
     const vanished = stored
@@ -310,6 +319,29 @@ class PollRun {
       pending: writes,
     });
     return saved ? writes : undefined;
+  }
+
+  /**
+   * The stored devices in the page's id range (last committed id, `throughId`], from the read
+   * made while the page was fetched; only a range holding more stored devices than that read's
+   * limit (many vanished at once) costs a second request for the rest.
+   */
+  private async previousStates(
+    readAhead: Settled<{ devices: DeviceState[]; exhausted: boolean }>,
+    throughId: string | undefined,
+  ): Promise<DeviceState[]> {
+    if (!readAhead.ok) throw readAhead.error;
+    const { devices, exhausted } = readAhead.value;
+    const inRange = (device: DeviceState) => throughId === undefined || device.evseId <= throughId;
+    const lastRead = devices.at(-1)?.evseId;
+    if (exhausted || lastRead === undefined || (throughId !== undefined && lastRead >= throughId)) {
+      return devices.filter(inRange);
+    }
+    const rest = await this.deps.devices.readRange({
+      afterId: lastRead,
+      ...(throughId !== undefined ? { throughId } : {}),
+    });
+    return [...devices, ...rest];
   }
 
   /** Out-of-order pages can't use one range read; fall back to reading each device. */
@@ -435,27 +467,39 @@ class PollRun {
     return published;
   }
 
-  /** Saves the checkpoint under the lease, with the requests sent so far in the ledger. */
+  /** Saves the checkpoint under the lease; the ledger catches up alongside. */
   private async saveCheckpoint(next: SweepCheckpoint): Promise<boolean> {
-    const recorded = this.recordRequests();
+    this.recordRequests();
     const saved = await this.deps.sweeps.commit(
       this.settings.runId,
       this.deps.clock.now(),
       next,
       this.deps.api.rateLimit?.limit ?? this.rateLimitLimit,
     );
-    await recorded;
     if (saved) this.checkpoint = next;
     return saved;
   }
 
-  /** Adds the requests sent since the last record to the ledger. */
-  private async recordRequests() {
+  /**
+   * Adds the requests sent since the last record to the ledger, off the page's critical path:
+   * records are chained, so they land in order, and the run awaits the chain before it ends.
+   */
+  private recordRequests(): Promise<void> {
     const sent = this.deps.requestsSent() - this.requestsAtStart;
     const unrecorded = sent - this.requestsRecorded;
-    if (unrecorded <= 0) return;
-    this.requestsRecorded = sent;
-    await this.deps.ledger.record(unrecorded, this.deps.clock.now());
+    if (unrecorded > 0) {
+      this.requestsRecorded = sent;
+      const at = this.deps.clock.now();
+      this.ledgerWrites = this.ledgerWrites.then(() =>
+        this.deps.ledger.record(unrecorded, at).catch((error: unknown) =>
+          this.deps.logger.error("could not record requests in the ledger", {
+            requests: unrecorded,
+            error: describe(error),
+          }),
+        ),
+      );
+    }
+    return this.ledgerWrites;
   }
 
   private requireCheckpoint(): SweepCheckpoint {

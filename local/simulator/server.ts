@@ -970,6 +970,14 @@ export class SimulatorServer implements Simulator {
       case "POST /_sim/reset":
         this.reset();
         return { now: this.clock.now() };
+      case "POST /_sim/churn": {
+        const request = parse();
+        const fraction = isRecord(request) ? request.fraction : undefined;
+        if (typeof fraction !== "number" || !(fraction >= 0 && fraction <= 1)) {
+          throw new Error('send {"fraction": f} with 0 <= f <= 1');
+        }
+        return { changed: this.fleet.churn(fraction).length };
+      }
       default:
         return undefined;
     }

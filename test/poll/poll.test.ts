@@ -3,7 +3,7 @@ import type { ChangeEvent, DeviceState } from "../../functions/core/device-state
 import type { DeviceStore } from "../../functions/ports.js";
 import { RecordingPublisher } from "../../local/recording-publisher.js";
 import { useDynalite } from "../support/dynamo.js";
-import { startPollHarness } from "../support/poll-harness.js";
+import { startPollHarness, storeWith } from "../support/poll-harness.js";
 
 const dynamo = useDynalite();
 let harness: Awaited<ReturnType<typeof startPollHarness>> | undefined;
@@ -104,16 +104,15 @@ describe("a poll run", () => {
     let rival: ((store: DeviceStore, state: DeviceState) => Promise<void>) | undefined;
     harness = await startPollHarness(dynamo, {
       simulator: { fleetSize: 5 },
-      wrapDevices: (store) => ({
-        readRange: (range) => store.readRange(range),
-        get: (id) => store.get(id),
-        put: async (state, expected) => {
-          const race = rival;
-          rival = undefined;
-          await race?.(store, state);
-          return store.put(state, expected);
-        },
-      }),
+      wrapDevices: (store) =>
+        storeWith(store, {
+          put: async (state, expected) => {
+            const race = rival;
+            rival = undefined;
+            await race?.(store, state);
+            return store.put(state, expected);
+          },
+        }),
     });
     await harness.poll();
     const target = (await harness.devices.readRange({})).find((d) => d.connectivity === "online");
@@ -175,15 +174,14 @@ describe("a poll run", () => {
     });
     harness = await startPollHarness(dynamo, {
       simulator: { fleetSize: 120 },
-      wrapDevices: (store) => ({
-        readRange: (range) => store.readRange(range),
-        get: (id) => store.get(id),
-        put: (state, expected) => {
-          if (!kill) return store.put(state, expected);
-          died();
-          return new Promise<never>(() => undefined);
-        },
-      }),
+      wrapDevices: (store) =>
+        storeWith(store, {
+          put: (state, expected) => {
+            if (!kill) return store.put(state, expected);
+            died();
+            return new Promise<never>(() => undefined);
+          },
+        }),
     });
     kill = true;
     // Every write of the first page starts in one turn, so all of them hang with the run.

@@ -4,7 +4,7 @@ import type { DeviceStore, EventPublisher } from "../../functions/ports.js";
 import { seededRandom } from "../../local/manual-clock.js";
 import { RecordingPublisher } from "../../local/recording-publisher.js";
 import { useDynalite } from "../support/dynamo.js";
-import { startPollHarness } from "../support/poll-harness.js";
+import { startPollHarness, storeWith } from "../support/poll-harness.js";
 
 const dynamo = useDynalite();
 let harness: Awaited<ReturnType<typeof startPollHarness>> | undefined;
@@ -24,7 +24,7 @@ const never = <T>() => new Promise<T>(() => undefined);
  * run "dies": that operation and every later one never completes, like a killed Lambda. Nothing
  * after it runs (no checkpoint, no ledger, no lease release).
  */
-function killAt(point: { page: number; op: "readRange" | "publish" | "put"; nth: number }) {
+function killAt(point: { page: number; op: "read" | "publish" | "put"; nth: number }) {
   let page = -1;
   let count = 0;
   let dead = false;
@@ -34,7 +34,8 @@ function killAt(point: { page: number; op: "readRange" | "publish" | "put"; nth:
   });
   const step = (op: typeof point.op) => {
     if (dead) return true;
-    if (op === "readRange") {
+    // The poll reads each page's stored range once, as it starts fetching the page.
+    if (op === "read") {
       page += 1;
       count = 0;
     }
@@ -51,7 +52,8 @@ function killAt(point: { page: number; op: "readRange" | "publish" | "put"; nth:
     /** Resolves when the run dies. */
     died,
     devices: (store: DeviceStore): DeviceStore => ({
-      readRange: (range) => (step("readRange") ? never() : store.readRange(range)),
+      readAfter: (afterId, limit) => (step("read") ? never() : store.readAfter(afterId, limit)),
+      readRange: (range) => (dead ? never() : store.readRange(range)),
       get: (id) => (dead ? never() : store.get(id)),
       put: (state, expected) => (step("put") ? never() : store.put(state, expected)),
     }),
@@ -88,7 +90,7 @@ describe("a poll killed at a random page", () => {
   it.for(seeds)("seed %i: later runs finish the sweep, nothing lost or doubled", async (seed) => {
     const random = seededRandom(seed);
     const pages = 11;
-    const op = (["readRange", "publish", "put"] as const)[Math.floor(random() * 3)] ?? "put";
+    const op = (["read", "publish", "put"] as const)[Math.floor(random() * 3)] ?? "put";
     // Each page has one range read and one publish, and some ten writes to die in the middle of.
     const point = {
       page: Math.floor(random() * pages),
@@ -103,6 +105,7 @@ describe("a poll killed at a random page", () => {
       wrapDevices: (store) => {
         const killing = killer.devices(store);
         return {
+          readAfter: (a, l) => (armed ? killing.readAfter(a, l) : store.readAfter(a, l)),
           readRange: (range) => (armed ? killing.readRange(range) : store.readRange(range)),
           get: (id) => (armed ? killing.get(id) : store.get(id)),
           put: (s, v) => (armed ? killing.put(s, v) : store.put(s, v)),
@@ -169,21 +172,19 @@ describe("overlapping runs", () => {
     });
     harness = await startPollHarness(dynamo, {
       simulator: { fleetSize: 500 },
-      wrapDevices: (store) => ({
-        ...store,
-        readRange: async (range) => {
-          if (stallReads) {
-            stallReads = false;
-            await new Promise<void>((resolve) => {
-              resume = resolve;
-              stalled();
-            });
-          }
-          return store.readRange(range);
-        },
-        get: (id) => store.get(id),
-        put: (state, expected) => store.put(state, expected),
-      }),
+      wrapDevices: (store) =>
+        storeWith(store, {
+          readAfter: async (afterId, limit) => {
+            if (stallReads) {
+              stallReads = false;
+              await new Promise<void>((resolve) => {
+                resume = resolve;
+                stalled();
+              });
+            }
+            return store.readAfter(afterId, limit);
+          },
+        }),
     });
     stallReads = true;
     const overrunning = harness.poll(TIME_LIMIT);
@@ -209,14 +210,13 @@ describe("removals", () => {
     harness = await startPollHarness(dynamo, {
       simulator: { fleetSize: 1_050 },
       // Each page takes a simulated minute, so a 5-minute run stops part-way through a sweep.
-      wrapDevices: (store) => ({
-        readRange: async (range) => {
-          clockRef?.advance(MINUTE);
-          return store.readRange(range);
-        },
-        get: (id) => store.get(id),
-        put: (state, expected) => store.put(state, expected),
-      }),
+      wrapDevices: (store) =>
+        storeWith(store, {
+          readAfter: async (afterId, limit) => {
+            clockRef?.advance(MINUTE);
+            return store.readAfter(afterId, limit);
+          },
+        }),
     });
     clockRef = harness.clock;
     const first = [];

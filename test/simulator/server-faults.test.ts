@@ -280,6 +280,18 @@ describe("/_sim control surface", () => {
   });
 });
 
+describe("/_sim/churn", () => {
+  it("changes the asked fraction of the fleet and journals each change", async () => {
+    const { sim } = await start({ fleetSize: 200 });
+    const answer = await control(sim, "churn", { fraction: 0.05 });
+    const { changed } = (await answer.json()) as { changed: number };
+    const devices = new Set(sim.fleet.changes().map((change) => change.evseId));
+    expect(devices.size).toBe(10);
+    expect(changed).toBe(sim.fleet.changes().length);
+    expect((await control(sim, "churn", { fraction: 2 })).status).toBe(400);
+  });
+});
+
 describe("CLI", () => {
   it("prints its URLs, serves, and exits cleanly on SIGTERM", async () => {
     const main = fileURLToPath(new URL("../../local/simulator/main.ts", import.meta.url));

@@ -82,3 +82,14 @@ export async function startPollHarness(
     close: () => sim.close(),
   };
 }
+
+/** A device store that behaves like `store` except for the methods given. */
+export function storeWith(store: DeviceStore, overrides: Partial<DeviceStore>): DeviceStore {
+  return {
+    readRange: (range) => store.readRange(range),
+    readAfter: (afterId, limit) => store.readAfter(afterId, limit),
+    get: (id) => store.get(id),
+    put: (state, expected) => store.put(state, expected),
+    ...overrides,
+  };
+}

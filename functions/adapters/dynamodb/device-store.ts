@@ -51,6 +51,26 @@ export class DynamoDeviceStore implements DeviceStore {
     return devices;
   }
 
+  async readAfter(afterId: string | undefined, limit: number) {
+    const page = await this.db.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: afterId === undefined ? "pk = :pk" : "pk = :pk AND sk > :after",
+        ExpressionAttributeValues: {
+          ":pk": DEVICE_PARTITION,
+          ...(afterId === undefined ? {} : { ":after": afterId }),
+        },
+        Limit: limit,
+      }),
+    );
+    return {
+      devices: (page.Items ?? []).map(toState),
+      // DynamoDB may stop at the limit with a LastEvaluatedKey even when nothing follows; the
+      // caller then reads once more, which is only a cheap empty Query.
+      exhausted: page.LastEvaluatedKey === undefined,
+    };
+  }
+
   async get(evseId: string): Promise<DeviceState | undefined> {
     const { Item } = await this.db.send(
       new GetCommand({
