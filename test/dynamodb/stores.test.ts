@@ -42,6 +42,18 @@ describe("DynamoDeviceStore", () => {
     expect(await ids({})).toEqual([1, 2, 3, 4, 5].map(id));
   });
 
+  it("reads ahead a limited number of devices after an id, saying whether any follow", async () => {
+    const store = new DynamoDeviceStore(dynamo.documents, await dynamo.freshTable());
+    for (const n of [1, 2, 3, 4, 5]) await store.put(device(id(n)), undefined);
+    const ahead = await store.readAfter(id(1), 2);
+    expect(ahead.devices.map((d) => d.evseId)).toEqual([id(2), id(3)]);
+    expect(ahead.exhausted).toBe(false);
+    const rest = await store.readAfter(id(3), 10);
+    expect(rest).toMatchObject({ exhausted: true });
+    expect(rest.devices.map((d) => d.evseId)).toEqual([id(4), id(5)]);
+    expect((await store.readAfter(undefined, 1)).devices.map((d) => d.evseId)).toEqual([id(1)]);
+  });
+
   it("writes only over the expected version and reports a conflict otherwise", async () => {
     const store = new DynamoDeviceStore(dynamo.documents, await dynamo.freshTable());
     expect(await store.put(device(id(1)), undefined)).toBe("written");

@@ -243,6 +243,24 @@ describe("removals", () => {
   });
 });
 
+describe("removals en masse", () => {
+  it("finds every vanished device even when a page's range holds more than the read-ahead", async () => {
+    harness = await startPollHarness(dynamo, { simulator: { fleetSize: 350 } });
+    await harness.poll();
+    const gone = harness.sim.fleet
+      .list()
+      .slice(120, 160)
+      .map((device) => device.id);
+    for (const id of gone) harness.sim.fleet.remove(id);
+    harness.clock.advance(MINUTE);
+    const run = await harness.poll();
+    expect(run).toMatchObject({ sweepComplete: true, evsesSeen: 310 });
+    const removed = harness.publisher.events.filter((e) => e.type === "EVSE Removed");
+    expect(removed.map((e) => e.evseId).sort()).toEqual([...gone].sort());
+    expect(run.changesByType["EVSE Removed"]).toBe(40);
+  });
+});
+
 describe("the rate-limit budget", () => {
   it("over three simulated hours keeps every sliding hour within the share, with no 429", async () => {
     const limit = 100;
