@@ -60,3 +60,74 @@ export function parseEnvironment<T extends z.ZodType>(
   });
   throw new ConfigurationError(`invalid configuration: ${problems.join("; ")}`);
 }
+
+// ---------------------------------------------------------------- decommission
+
+const flag = z
+  .enum(["true", "false"], { error: "must be true or false" })
+  .transform((v) => v === "true");
+const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
+
+/** What every decommission function reads: the table, the bus and the pause switch. */
+const DecommissionCommon = z.object({
+  TABLE_NAME: text,
+  EVENT_BUS_NAME: text,
+  EVENT_SOURCE: text.default("evse-ops"),
+  /** How long the pause switch's state is reused before it is read again. */
+  PAUSE_CACHE_SECONDS: z.coerce.number().min(0, "must be ≥ 0").default(15),
+  /** The switch's state while its table item does not exist (infra: `startPaused`). */
+  DECOMMISSION_START_PAUSED: flag.default(false),
+});
+
+/** The API function. */
+const DecommissionApiEnvironment = DecommissionCommon.extend({
+  /** Comma-separated IAM role ARN patterns (`*`, `?`), e.g. `arn:aws:iam::*:role/approver*`. */
+  APPROVER_ROLE_PATTERNS: text.transform((value) =>
+    value
+      .split(",")
+      .map((pattern) => pattern.trim())
+      .filter((pattern) => pattern !== ""),
+  ),
+  PENDING_EXPIRY_DAYS: positive.default(7),
+  /** How long idempotency keys are kept; never less than a day. */
+  IDEMPOTENCY_RETENTION_HOURS: z.coerce.number().min(24, "must be at least 24").default(24),
+});
+export type DecommissionApiEnvironment = z.infer<typeof DecommissionApiEnvironment>;
+
+/** The executor function (the only one holding the write credential). */
+const DecommissionExecutorEnvironment = DecommissionCommon.extend({
+  EVENERGY_API_URL: httpUrl,
+  EVENERGY_TOKEN_URL: httpUrl.optional(),
+  EVENERGY_WRITE_SECRET_ID: text,
+  EVENERGY_WRITE_SCOPE: text.default("evse:write"),
+  EVENERGY_REQUEST_TIMEOUT_SECONDS: positive.default(10),
+  EXECUTION_MAX_ATTEMPTS: z.coerce.number().int().min(1, "must be a whole number ≥ 1").default(8),
+  EXECUTION_BACKOFF_SECONDS: positive.default(30),
+  EXECUTION_MAX_BACKOFF_SECONDS: positive.default(900),
+  /** Longer than one attempt can take (the function's timeout). */
+  EXECUTION_LEASE_SECONDS: positive.default(300),
+});
+export type DecommissionExecutorEnvironment = z.infer<typeof DecommissionExecutorEnvironment>;
+
+/** The scheduled reconciler (and the dead-letter consumer). */
+const DecommissionReconcilerEnvironment = DecommissionCommon.extend({
+  RECONCILE_STALE_MINUTES: positive.default(15),
+  REPUBLISH_WINDOW_HOURS: positive.default(24),
+});
+export type DecommissionReconcilerEnvironment = z.infer<typeof DecommissionReconcilerEnvironment>;
+
+export function loadDecommissionApiEnvironment(env: Readonly<Record<string, string | undefined>>) {
+  return parseEnvironment(DecommissionApiEnvironment, env);
+}
+
+export function loadDecommissionExecutorEnvironment(
+  env: Readonly<Record<string, string | undefined>>,
+) {
+  return parseEnvironment(DecommissionExecutorEnvironment, env);
+}
+
+export function loadDecommissionReconcilerEnvironment(
+  env: Readonly<Record<string, string | undefined>>,
+) {
+  return parseEnvironment(DecommissionReconcilerEnvironment, env);
+}

@@ -12,6 +12,7 @@ import type { ChangeEvent } from "../functions/core/device-state.js";
 import type { PollSummary } from "../functions/core/poll.js";
 import { systemRandom } from "../functions/lib/clock.js";
 import { createPoller, pollFailed } from "../functions/poll-runtime.js";
+import { startDecommissionService } from "./decommission-service.js";
 import { startLocalEnvironment } from "./environment.js";
 import { OffsetClock } from "./manual-clock.js";
 import { RecordingPublisher } from "./recording-publisher.js";
@@ -81,6 +82,27 @@ console.log(
 console.log(
   `  poll                 every ${values["poll-seconds"]} s, ${values["minutes-per-poll"]} simulated minutes apart`,
 );
+// The decommission API, executor and reconciler (see local/decommission-service.ts).
+const decommission = await startDecommissionService({
+  documents: local.documents,
+  tableName: local.config.TABLE_NAME,
+  publisher: new RecordingPublisher((event) =>
+    console.log(
+      `${event.detectedAt.slice(11, 19)}  ${event.type.padEnd(26)} ${event.evseId} ${event.requestId}`,
+    ),
+  ),
+  clock: local.clock,
+  random: systemRandom,
+  logger,
+  writeSecrets: local.secrets,
+  apiUrl: local.config.EVENERGY_API_URL,
+  tokenUrl: local.config.EVENERGY_TOKEN_URL,
+  port: port("api-port"),
+  timers: { queueEveryMs: 1_000, reconcileEveryMs: 30_000 },
+});
+console.log(
+  `  decommission API     ${decommission.url}  (caller from the X-Principal header: local only; approvers arn:aws:iam::*:role/approver*)`,
+);
 console.log("");
 
 const pollEveryMs = Number(values["poll-seconds"]) * 1000;
@@ -114,6 +136,7 @@ async function shutdown(): Promise<void> {
   clearTimeout(timer);
   console.log("\nstopping…");
   await running.catch(() => undefined);
+  await decommission.close();
   await local.close();
   process.exit(0);
 }

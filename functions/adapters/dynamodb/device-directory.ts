@@ -1,0 +1,46 @@
+import { type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import type { DeviceDirectory, Page } from "../../core/decommission/ports.js";
+import type { DeviceState, Lifecycle } from "../../core/device-state.js";
+import { decodeCursor, encodeCursor, exactly } from "./cursor.js";
+import { DEVICE_PARTITION } from "./table-design.js";
+
+const EVSE_ID = /^evse[0-9A-Z]{26}$/;
+
+/** The poll's device items, a page at a time in id order, for the API's `GET /evses`. */
+export class DynamoDeviceDirectory implements DeviceDirectory {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async list(query: {
+    limit: number;
+    cursor?: string | undefined;
+    lifecycle?: Lifecycle | undefined;
+  }): Promise<Page<DeviceState>> {
+    const listing = `evses:${query.lifecycle ?? "*"}`;
+    const page = await this.db.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: "pk = :pk",
+        ...(query.lifecycle === undefined
+          ? { ExpressionAttributeValues: { ":pk": DEVICE_PARTITION } }
+          : {
+              FilterExpression: "lifecycle = :lifecycle",
+              ExpressionAttributeValues: { ":pk": DEVICE_PARTITION, ":lifecycle": query.lifecycle },
+            }),
+        Limit: query.limit,
+        ExclusiveStartKey: query.cursor
+          ? decodeCursor(query.cursor, listing, { pk: exactly(DEVICE_PARTITION), sk: EVSE_ID })
+          : undefined,
+      }),
+    );
+    return {
+      items: (page.Items ?? []).map((item) => {
+        const { pk: _pk, sk: _sk, ...state } = item;
+        return state as unknown as DeviceState;
+      }),
+      nextCursor: page.LastEvaluatedKey ? encodeCursor(listing, page.LastEvaluatedKey) : undefined,
+    };
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * The API's request schemas (strict: unknown fields are refused) and limits. The OpenAPI
+ * document is generated from the same schemas (see openapi.ts).
+ */
+import { z } from "zod";
+import { STATUSES } from "../core/decommission/model.js";
+
+/** The handler refuses bodies over this many bytes with a 413. */
+export const MAX_BODY_BYTES = 16 * 1024;
+export const MAX_REASON_LENGTH = 500;
+export const MAX_COMMENT_LENGTH = 500;
+export const MAX_EXTERNAL_REF_LENGTH = 200;
+export const DEFAULT_PAGE_SIZE = 25;
+export const MAX_PAGE_SIZE = 100;
+
+export const EvseIdSchema = z
+  .string({ error: "must be a string" })
+  .regex(/^evse[A-Z0-9]{26}$/, {
+    error: "must be evse followed by 26 upper-case letters or digits",
+  })
+  .meta({ example: "evse01JQBEYCCN0Z44RW00E6GZCE86" });
+
+const text = (max: number) =>
+  z
+    .string({ error: "must be a string" })
+    .trim()
+    .min(1, { error: "must not be empty" })
+    .max(max, { error: `must be at most ${max} characters` });
+
+export const CreateRequestBody = z
+  .strictObject({
+    evseId: EvseIdSchema,
+    reason: text(MAX_REASON_LENGTH).describe("Why the EVSE is to be decommissioned."),
+    externalRef: text(MAX_EXTERNAL_REF_LENGTH)
+      .optional()
+      .describe("A reference in the calling system, e.g. a ticket id."),
+  })
+  .meta({ id: "CreateDecommissionRequest" });
+
+export const ApproveBody = z
+  .strictObject({
+    comment: text(MAX_COMMENT_LENGTH).optional(),
+    force: z
+      .boolean({ error: "must be true or false" })
+      .optional()
+      .describe("Approve even if the device's last-seen state is charging."),
+  })
+  .meta({ id: "ApproveDecommissionRequest" });
+
+export const RejectBody = z
+  .strictObject({ reason: text(MAX_REASON_LENGTH) })
+  .meta({ id: "RejectDecommissionRequest" });
+
+export const CancelBody = z
+  .strictObject({ reason: text(MAX_REASON_LENGTH).optional() })
+  .meta({ id: "CancelDecommissionRequest" });
+
+const limit = z
+  .string()
+  .regex(/^\d{1,3}$/, { error: `must be a whole number from 1 to ${MAX_PAGE_SIZE}` })
+  .transform(Number)
+  .refine((n) => n >= 1 && n <= MAX_PAGE_SIZE, {
+    error: `must be a whole number from 1 to ${MAX_PAGE_SIZE}`,
+  })
+  .optional();
+const cursor = z.string().min(1, { error: "must not be empty" }).max(2048).optional();
+
+export const ListRequestsQuery = z.strictObject({
+  status: z.enum(STATUSES, { error: `must be one of ${STATUSES.join(", ")}` }).optional(),
+  evseId: EvseIdSchema.optional(),
+  limit,
+  cursor,
+});
+
+export const LIFECYCLE_FILTERS = ["active", "removed", "decommissioned", "all"] as const;
+export const ListEvsesQuery = z.strictObject({
+  lifecycle: z
+    .enum(LIFECYCLE_FILTERS, { error: `must be one of ${LIFECYCLE_FILTERS.join(", ")}` })
+    .optional(),
+  limit,
+  cursor,
+});
+
+export const NoQuery = z.strictObject({});
+
+/** `Idempotency-Key`: printable ASCII without spaces, as most clients generate (UUIDs). */
+export const IdempotencyKeySchema = z.string().regex(/^[\x21-\x7E]{1,255}$/, {
+  error: "must be 1 to 255 printable ASCII characters without spaces (a UUID is a good key)",
+});

@@ -1,0 +1,129 @@
+/**
+ * Callers as people: API Gateway reports an IAM-authorised caller by ARN, most often an STS
+ * assumed-role ARN (`arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`). Every form is normalised
+ * to (account, kind, name, session) so that "who asked" and "who approved" compare the same way
+ * whichever form a caller arrives in.
+ */
+
+export type PrincipalKind = "assumed-role" | "role" | "user" | "root" | "federated-user";
+
+export interface Principal {
+  /** The ARN as the caller presented it. */
+  arn: string;
+  partition: string;
+  account: string;
+  kind: PrincipalKind;
+  /** Role name (without path) for roles, user name for users, `root` for the account root. */
+  name: string;
+  /** The IAM path of a role or user when the ARN carries one (`/` when none); STS ARNs don't. */
+  path: string | null;
+  /** The role session name: who is behind an assumed role. Null for every other kind. */
+  session: string | null;
+}
+
+export class InvalidPrincipal extends Error {
+  override readonly name = "InvalidPrincipal";
+}
+
+const PARTITION = "aws(?:-[a-z]+)*";
+const ACCOUNT = "\\d{12}";
+// IAM names: letters, digits and +=,.@_- ; role and user names up to 64, sessions 2-64.
+const NAME = "[\\w+=,.@-]{1,64}";
+const SESSION = "[\\w+=,.@-]{2,64}";
+const PATH = "(?:/[\\x21-\\x7E]+?)?/";
+
+const FORMS: ReadonlyArray<{ pattern: RegExp; build: (m: RegExpExecArray) => PrincipalParts }> = [
+  {
+    pattern: new RegExp(
+      `^arn:(${PARTITION}):sts::(${ACCOUNT}):assumed-role/(${NAME})/(${SESSION})$`,
+    ),
+    build: (m) => ({ kind: "assumed-role", name: m[3], path: null, session: m[4] }),
+  },
+  {
+    pattern: new RegExp(`^arn:(${PARTITION}):iam::(${ACCOUNT}):role(${PATH})(${NAME})$`),
+    build: (m) => ({ kind: "role", path: m[3], name: m[4], session: null }),
+  },
+  {
+    pattern: new RegExp(`^arn:(${PARTITION}):iam::(${ACCOUNT}):user(${PATH})(${NAME})$`),
+    build: (m) => ({ kind: "user", path: m[3], name: m[4], session: null }),
+  },
+  {
+    pattern: new RegExp(`^arn:(${PARTITION}):iam::(${ACCOUNT}):root$`),
+    build: () => ({ kind: "root", name: "root", path: null, session: null }),
+  },
+  {
+    pattern: new RegExp(`^arn:(${PARTITION}):sts::(${ACCOUNT}):federated-user/(${NAME})$`),
+    build: (m) => ({ kind: "federated-user", name: m[3], path: null, session: null }),
+  },
+];
+
+interface PrincipalParts {
+  kind: PrincipalKind;
+  name: string | undefined;
+  path: string | null | undefined;
+  session: string | null | undefined;
+}
+
+/**
+ * Parses a caller ARN.
+ * @throws InvalidPrincipal when the ARN is none of the IAM/STS principal forms.
+ */
+export function parsePrincipal(arn: string): Principal {
+  for (const form of FORMS) {
+    const match = form.pattern.exec(arn);
+    if (!match) continue;
+    const parts = form.build(match);
+    const [, partition, account] = match;
+    if (partition === undefined || account === undefined || parts.name === undefined) break;
+    return {
+      arn,
+      partition,
+      account,
+      kind: parts.kind,
+      name: parts.name,
+      path: parts.path ?? null,
+      session: parts.session ?? null,
+    };
+  }
+  throw new InvalidPrincipal("the caller is not an IAM or STS principal ARN");
+}
+
+/** Roles reach us as `role` (IAM ARN) or `assumed-role` (STS ARN): the same identity. */
+function identityKind(kind: PrincipalKind): string {
+  return kind === "assumed-role" ? "role" : kind;
+}
+
+/**
+ * Whether two callers are the same person. Same account, same role or user (IAM names are
+ * unique regardless of case, and an IAM role ARN and an STS session of that role are the same
+ * role), and the same session. A side without a session (a role called by its IAM ARN) cannot
+ * be told apart from any session of that role, so it counts as the same person: when in doubt,
+ * a self-approval is refused.
+ */
+export function samePerson(a: Principal, b: Principal): boolean {
+  if (a.partition !== b.partition || a.account !== b.account) return false;
+  if (identityKind(a.kind) !== identityKind(b.kind)) return false;
+  if (a.name.toLowerCase() !== b.name.toLowerCase()) return false;
+  if (a.session === null || b.session === null) return true;
+  return a.session.toLowerCase() === b.session.toLowerCase();
+}
+
+/**
+ * The key idempotency records are scoped to: one person, whatever ARN form they call with
+ * (an IAM role ARN without a session is its own scope).
+ */
+export function principalKey(principal: Principal): string {
+  const name = principal.name.toLowerCase();
+  const session = principal.session?.toLowerCase() ?? "-";
+  return `${principal.partition}:${principal.account}:${identityKind(principal.kind)}:${name}:${session}`;
+}
+
+/**
+ * The IAM role ARN a role caller is matched by, without the role's path: an STS session ARN
+ * does not reveal the path, so both forms of one role get the same answer. Undefined for users,
+ * root and federated users, which are never approvers.
+ */
+export function roleArnOf(principal: Principal): string | undefined {
+  if (principal.kind !== "assumed-role" && principal.kind !== "role") return undefined;
+  return `arn:${principal.partition}:iam::${principal.account}:role/${principal.name}`;
+}

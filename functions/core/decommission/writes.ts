@@ -1,0 +1,91 @@
+/**
+ * The two steps every use case ends with: one conditional write of a transition (with its
+ * history entry), then the events of what was written. Events go out after the write, with ids
+ * derived from the request and version, and the request remembers how far they reached the bus,
+ * so the reconciler resends whatever a crash or a bus outage held back.
+ */
+import type { Clock, EventPublisher, Logger } from "../../ports.js";
+import type { DecommissionEvent, DecommissionRequest } from "./model.js";
+import { eventsSince } from "./model.js";
+import type { DecommissionStore, RequestUpdate } from "./ports.js";
+import { type Action, TRANSITIONS, targetOf } from "./state-machine.js";
+
+export interface WriteDependencies {
+  store: DecommissionStore;
+  publisher: EventPublisher<DecommissionEvent>;
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface WriteOptions {
+  actor: string;
+  detail?: string | undefined;
+  set?: RequestUpdate["set"];
+  /** Leave the history alone (execution bookkeeping that says nothing new). */
+  silent?: boolean;
+}
+
+/** Writes `action` on `request` as read; "conflict" when another writer got there first. */
+export function writeTransition(
+  deps: WriteDependencies,
+  request: DecommissionRequest,
+  action: Action,
+  options: WriteOptions,
+): Promise<DecommissionRequest | "conflict"> {
+  const transition = TRANSITIONS[action];
+  const to = targetOf(action, request.status);
+  const at = new Date(deps.clock.now()).toISOString();
+  const version = request.version + 1;
+  return deps.store.update(request.id, {
+    expectedVersion: request.version,
+    allowedFrom: transition.from,
+    status: to,
+    set: options.set ?? {},
+    history: options.silent
+      ? []
+      : [
+          {
+            at,
+            actor: options.actor,
+            action: transition.records,
+            from: request.status,
+            to,
+            ...(options.detail === undefined ? {} : { detail: options.detail }),
+            version,
+          },
+        ],
+    updatedAt: at,
+  });
+}
+
+/**
+ * Publishes the request's events not yet on the bus and records how far they got. A failure is
+ * logged, not thrown: the write already happened and the reconciler resends.
+ */
+export async function announce(
+  deps: WriteDependencies,
+  request: DecommissionRequest,
+): Promise<void> {
+  const events = eventsSince(request, request.publishedVersion);
+  if (events.length === 0) return;
+  try {
+    const { failed } = await deps.publisher.publish(events);
+    if (failed.length > 0) {
+      deps.logger.error("decommission events not published; the reconciler will resend them", {
+        requestId: request.id,
+        failed: failed.map((event) => event.type),
+      });
+      return;
+    }
+    await deps.store.markPublished(request.id, request.version);
+  } catch (error) {
+    deps.logger.error("decommission events not published; the reconciler will resend them", {
+      requestId: request.id,
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
+}
+
+export function iso(time: number): string {
+  return new Date(time).toISOString();
+}

@@ -1,0 +1,304 @@
+/**
+ * Composition of the decommission functions: the API, the executor and the reconciler, each
+ * built once per cold start (Lambda) or per process (sandbox, tests) from the same parts.
+ */
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { DynamoDecommissionStore } from "./adapters/dynamodb/decommission-store.js";
+import { DynamoDeviceDirectory } from "./adapters/dynamodb/device-directory.js";
+import { DynamoDeviceStore } from "./adapters/dynamodb/device-store.js";
+import { DynamoIdempotencyStore } from "./adapters/dynamodb/idempotency-store.js";
+import { DynamoPauseSwitch } from "./adapters/dynamodb/pause-switch.js";
+import { EvEnergyClient } from "./adapters/ev-energy/client.js";
+import { AccessTokenProvider, defaultTokenUrl } from "./adapters/ev-energy/credentials.js";
+import { EventBridgePublisher } from "./adapters/eventbridge/event-publisher.js";
+import { SecretsManagerSecretSource } from "./adapters/secrets/secrets-manager-secret-source.js";
+import { type ApiHandler, createApi } from "./api/app.js";
+import { ConfigurationError, type DecommissionExecutorEnvironment } from "./config.js";
+import { compileApproverPatterns } from "./core/decommission/approvers.js";
+import {
+  type ExecutorSettings,
+  executeMessage,
+  failDeadLettered,
+  type Verdict,
+} from "./core/decommission/execute.js";
+import type { DecommissionEvent } from "./core/decommission/model.js";
+import { newRequestId } from "./core/decommission/model.js";
+import type { ExecutionMessage, ExecutionQueue, PauseSwitch } from "./core/decommission/ports.js";
+import {
+  type ReconcilerSettings,
+  type ReconcileSummary,
+  reconcile,
+} from "./core/decommission/reconcile.js";
+import { systemClock, systemRandom } from "./lib/clock.js";
+import type {
+  BusEvent,
+  Clock,
+  EvEnergyApi,
+  EventPublisher,
+  Logger,
+  Random,
+  SecretSource,
+} from "./ports.js";
+
+export interface DecommissionParts {
+  documents: DynamoDBDocumentClient;
+  tableName: string;
+  publisher: EventPublisher<DecommissionEvent>;
+  queue: ExecutionQueue;
+  clock: Clock;
+  random: Random;
+  logger: Logger;
+  /** Default: the table item, read through a cache of `pauseCacheMs`. */
+  pause?: PauseSwitch;
+  pauseCacheMs?: number;
+  startPaused?: boolean;
+}
+
+function common(parts: DecommissionParts) {
+  const store = new DynamoDecommissionStore(parts.documents, parts.tableName);
+  const pause =
+    parts.pause ??
+    new DynamoPauseSwitch(parts.documents, parts.tableName, {
+      clock: parts.clock,
+      cacheMs: parts.pauseCacheMs ?? 15_000,
+      pausedWhenUnset: parts.startPaused ?? false,
+    });
+  return {
+    store,
+    devices: new DynamoDeviceStore(parts.documents, parts.tableName),
+    publisher: parts.publisher,
+    clock: parts.clock,
+    logger: parts.logger,
+    pause,
+    newToken: () => randomUUID(),
+    newRequestId: () => newRequestId(parts.clock.now(), randomBytes(16)),
+  };
+}
+
+export interface ApiSettings {
+  approverPatterns: readonly string[];
+  pendingExpiryMs: number;
+  idempotencyRetentionMs: number;
+}
+
+/** The API's request handler (API Gateway proxy event in, proxy result out). */
+export function createDecommissionApi(parts: DecommissionParts, settings: ApiSettings): ApiHandler {
+  const base = common(parts);
+  let approvers: ReturnType<typeof compileApproverPatterns>;
+  try {
+    approvers = compileApproverPatterns(settings.approverPatterns);
+  } catch (error) {
+    throw new ConfigurationError(
+      `invalid configuration: APPROVER_ROLE_PATTERNS ${error instanceof Error ? error.message : ""}`,
+    );
+  }
+  return createApi({
+    requests: { ...base, queue: parts.queue },
+    settings: { approvers, pendingExpiryMs: settings.pendingExpiryMs },
+    idempotency: {
+      store: new DynamoIdempotencyStore(parts.documents, parts.tableName),
+      // A creation is a handful of DynamoDB calls; one still "in flight" after this died.
+      settings: { retentionMs: settings.idempotencyRetentionMs, inFlightMs: 30_000 },
+    },
+    directory: new DynamoDeviceDirectory(parts.documents, parts.tableName),
+    logger: parts.logger,
+  });
+}
+
+export interface WriteClientSettings {
+  apiUrl: string;
+  tokenUrl?: string | undefined;
+  scope: string;
+  requestTimeoutMs: number;
+  secrets: SecretSource;
+  clock: Clock;
+  random: Random;
+  logger: Logger;
+  fetch?: typeof fetch;
+}
+
+/**
+ * The executor's own ev.energy client: the write-scoped credential, one attempt per call (the
+ * executor owns retries; a 401 still refreshes the token once).
+ */
+export function createWriteClient(settings: WriteClientSettings): EvEnergyClient {
+  const tokens = new AccessTokenProvider({
+    secrets: settings.secrets,
+    clock: settings.clock,
+    defaultTokenUrl: settings.tokenUrl ?? defaultTokenUrl(settings.apiUrl),
+    scope: settings.scope,
+    logger: settings.logger,
+    ...(settings.fetch ? { fetch: settings.fetch } : {}),
+  });
+  return new EvEnergyClient({
+    baseUrl: settings.apiUrl,
+    tokens,
+    clock: settings.clock,
+    random: settings.random,
+    logger: settings.logger,
+    requestTimeoutMs: settings.requestTimeoutMs,
+    maxAttempts: 1,
+    ...(settings.fetch ? { fetch: settings.fetch } : {}),
+  });
+}
+
+export interface Executor {
+  execute(message: ExecutionMessage, receiveCount: number): Promise<Verdict>;
+}
+
+export function createExecutor(
+  parts: DecommissionParts & { api: Pick<EvEnergyApi, "getEvse" | "deleteEvse"> },
+  settings: ExecutorSettings,
+): Executor {
+  const deps = { ...common(parts), api: parts.api, random: parts.random };
+  return {
+    execute: (message, receiveCount) => executeMessage(deps, settings, message, receiveCount),
+  };
+}
+
+export interface Reconciler {
+  run(): Promise<ReconcileSummary>;
+  /** A message the queue dead-lettered: its request fails (unless it already ended). */
+  deadLetter(message: ExecutionMessage, receiveCount?: number): Promise<"failed" | "ignored">;
+}
+
+export function createReconciler(
+  parts: DecommissionParts,
+  settings: ReconcilerSettings,
+): Reconciler {
+  const deps = { ...common(parts), queue: parts.queue };
+  return {
+    run: () => reconcile(deps, settings),
+    deadLetter: (message, receiveCount) => failDeadLettered(deps, message, receiveCount),
+  };
+}
+
+/** The detail-type of the bus event that carries an execution message to the queue. */
+export const EXECUTION_REQUESTED = "EVSE Decommission Execution Requested";
+
+export interface ExecutionRequestedEvent extends BusEvent, ExecutionMessage {}
+
+/**
+ * The execution queue as seen from AWS: an `EVSE Decommission Execution Requested` event on the
+ * bus, which a rule delivers to the executor's SQS queue (see docs/decommission-infra-notes.md).
+ * The API and the reconciler need no SQS permissions, and the bus archive records every enqueue.
+ */
+export class BusExecutionQueue implements ExecutionQueue {
+  constructor(
+    private readonly publisher: EventPublisher<ExecutionRequestedEvent>,
+    private readonly clock: Clock,
+  ) {}
+
+  async enqueue(message: ExecutionMessage): Promise<void> {
+    const event: ExecutionRequestedEvent = {
+      eventId: uuidOf(`${message.requestId}|${message.token}`),
+      type: EXECUTION_REQUESTED,
+      detectedAt: new Date(this.clock.now()).toISOString(),
+      requestId: message.requestId,
+      token: message.token,
+    };
+    const { failed } = await this.publisher.publish([event]);
+    if (failed.length > 0) throw new Error("the execution request did not reach the bus");
+  }
+}
+
+/**
+ * An execution message from a queue record body: `{"requestId","token"}` as sent directly, or
+ * the EventBridge envelope a bus rule delivers (`detail` holds it). Undefined when it is neither.
+ */
+export function parseExecutionMessage(body: string): ExecutionMessage | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  const candidate = isRecord(value) && isRecord(value.detail) ? value.detail : value;
+  if (!isRecord(candidate)) return undefined;
+  const { requestId, token } = candidate;
+  if (typeof requestId !== "string" || typeof token !== "string") return undefined;
+  return { requestId, token };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function uuidOf(text: string): string {
+  const hash = createHash("sha256").update(text).digest("hex");
+  return `${hash.slice(0, 8)}-${hash.slice(8, 12)}-${hash.slice(12, 16)}-${hash.slice(16, 20)}-${hash.slice(20, 32)}`;
+}
+
+/** What every decommission Lambda reads from its environment (see config.ts). */
+export interface AwsCommonSettings {
+  TABLE_NAME: string;
+  EVENT_BUS_NAME: string;
+  EVENT_SOURCE: string;
+  PAUSE_CACHE_SECONDS: number;
+  DECOMMISSION_START_PAUSED: boolean;
+}
+
+/**
+ * The parts on AWS: DynamoDB, the bus for events and (through a rule) for execution messages.
+ * Built once per cold start by each handler.
+ */
+export function awsDecommissionParts(
+  config: AwsCommonSettings,
+  clients: { dynamodb: DynamoDBClient; eventBridge: EventBridgeClient },
+  logger: Logger,
+): DecommissionParts {
+  const bus = <E extends BusEvent>() =>
+    new EventBridgePublisher<E>({
+      client: clients.eventBridge,
+      busName: config.EVENT_BUS_NAME,
+      source: config.EVENT_SOURCE,
+      clock: systemClock,
+      random: systemRandom,
+      logger,
+    });
+  return {
+    documents: DynamoDBDocumentClient.from(clients.dynamodb, {
+      marshallOptions: { removeUndefinedValues: true },
+    }),
+    tableName: config.TABLE_NAME,
+    publisher: bus<DecommissionEvent>(),
+    queue: new BusExecutionQueue(bus<ExecutionRequestedEvent>(), systemClock),
+    clock: systemClock,
+    random: systemRandom,
+    logger,
+    pauseCacheMs: config.PAUSE_CACHE_SECONDS * 1000,
+    startPaused: config.DECOMMISSION_START_PAUSED,
+  };
+}
+
+/** The executor as its Lambda builds it: write secret from Secrets Manager, settings from env. */
+export function createAwsExecutor(
+  config: DecommissionExecutorEnvironment,
+  clients: { dynamodb: DynamoDBClient; eventBridge: EventBridgeClient },
+  logger: Logger,
+): Executor {
+  return createExecutor(
+    {
+      ...awsDecommissionParts(config, clients, logger),
+      api: createWriteClient({
+        apiUrl: config.EVENERGY_API_URL,
+        tokenUrl: config.EVENERGY_TOKEN_URL,
+        scope: config.EVENERGY_WRITE_SCOPE,
+        requestTimeoutMs: config.EVENERGY_REQUEST_TIMEOUT_SECONDS * 1000,
+        secrets: new SecretsManagerSecretSource({ secretId: config.EVENERGY_WRITE_SECRET_ID }),
+        clock: systemClock,
+        random: systemRandom,
+        logger,
+      }),
+    },
+    {
+      maxAttempts: config.EXECUTION_MAX_ATTEMPTS,
+      baseBackoffMs: config.EXECUTION_BACKOFF_SECONDS * 1000,
+      maxBackoffMs: config.EXECUTION_MAX_BACKOFF_SECONDS * 1000,
+      leaseMs: config.EXECUTION_LEASE_SECONDS * 1000,
+    },
+  );
+}

@@ -1,0 +1,136 @@
+import { describe, expect, it } from "vitest";
+import {
+  ConfigurationError,
+  loadDecommissionApiEnvironment,
+  loadDecommissionExecutorEnvironment,
+  loadDecommissionReconcilerEnvironment,
+} from "../../functions/config.js";
+import {
+  BusExecutionQueue,
+  createDecommissionApi,
+  EXECUTION_REQUESTED,
+  type ExecutionRequestedEvent,
+  parseExecutionMessage,
+} from "../../functions/decommission-runtime.js";
+import type { EventPublisher } from "../../functions/ports.js";
+import { ManualClock } from "../../local/manual-clock.js";
+import { RecordingPublisher } from "../../local/recording-publisher.js";
+import { useDynalite } from "../support/dynamo.js";
+import { silentLogger } from "../support/poll-harness.js";
+
+const dynamo = useDynalite();
+
+describe("execution messages", () => {
+  it("are read from a direct body or from the EventBridge envelope a bus rule delivers", () => {
+    const message = { requestId: "dcr_01JZZZZZZZZZZZZZZZZZZZZZZZ", token: "t-1" };
+    expect(parseExecutionMessage(JSON.stringify(message))).toEqual(message);
+    const envelope = {
+      version: "0",
+      id: "e1",
+      "detail-type": EXECUTION_REQUESTED,
+      source: "evse-ops",
+      detail: { eventId: "x", detectedAt: "2026-03-02T08:00:00.000Z", ...message },
+    };
+    expect(parseExecutionMessage(JSON.stringify(envelope))).toEqual(message);
+    for (const junk of ["", "{", "[]", "null", '{"requestId":1,"token":"t"}', '{"detail":{}}']) {
+      expect(parseExecutionMessage(junk)).toBeUndefined();
+    }
+  });
+
+  it("go to the bus with an id derived from request and token, and a failed put is an error", async () => {
+    const clock = new ManualClock();
+    const bus = new RecordingPublisher<ExecutionRequestedEvent>();
+    const queue = new BusExecutionQueue(bus, clock);
+    await queue.enqueue({ requestId: "dcr_A", token: "t-1" });
+    await queue.enqueue({ requestId: "dcr_A", token: "t-1" });
+    expect(bus.events).toHaveLength(2);
+    expect(bus.events[0]).toMatchObject({
+      type: EXECUTION_REQUESTED,
+      requestId: "dcr_A",
+      token: "t-1",
+    });
+    expect(bus.events[0]?.eventId).toBe(bus.events[1]?.eventId);
+    const down: EventPublisher<ExecutionRequestedEvent> = {
+      publish: async (events) => ({ failed: [...events] }),
+    };
+    await expect(
+      new BusExecutionQueue(down, clock).enqueue({ requestId: "dcr_A", token: "t" }),
+    ).rejects.toThrow(/did not reach the bus/);
+  });
+});
+
+describe("the decommission functions' configuration", () => {
+  const base = { TABLE_NAME: "t", EVENT_BUS_NAME: "b" };
+
+  it("reads each function's variables with their defaults", () => {
+    expect(
+      loadDecommissionApiEnvironment({
+        ...base,
+        APPROVER_ROLE_PATTERNS:
+          "arn:aws:iam::*:role/approver*, arn:aws:iam::111111111111:role/lead",
+      }),
+    ).toMatchObject({
+      APPROVER_ROLE_PATTERNS: [
+        "arn:aws:iam::*:role/approver*",
+        "arn:aws:iam::111111111111:role/lead",
+      ],
+      PENDING_EXPIRY_DAYS: 7,
+      IDEMPOTENCY_RETENTION_HOURS: 24,
+      DECOMMISSION_START_PAUSED: false,
+      PAUSE_CACHE_SECONDS: 15,
+    });
+    expect(
+      loadDecommissionExecutorEnvironment({
+        ...base,
+        EVENERGY_API_URL: "https://api.ev.energy/v2",
+        EVENERGY_WRITE_SECRET_ID: "evse-ops/write",
+      }),
+    ).toMatchObject({ EVENERGY_WRITE_SCOPE: "evse:write", EXECUTION_MAX_ATTEMPTS: 8 });
+    expect(loadDecommissionReconcilerEnvironment(base)).toMatchObject({
+      RECONCILE_STALE_MINUTES: 15,
+    });
+  });
+
+  it("names every missing or wrong variable", () => {
+    expect(() =>
+      loadDecommissionExecutorEnvironment({ ...base, EXECUTION_MAX_ATTEMPTS: "0" }),
+    ).toThrow(
+      /EVENERGY_API_URL is not set; EVENERGY_WRITE_SECRET_ID is not set; EXECUTION_MAX_ATTEMPTS/,
+    );
+    expect(() =>
+      loadDecommissionApiEnvironment({
+        ...base,
+        APPROVER_ROLE_PATTERNS: "x",
+        IDEMPOTENCY_RETENTION_HOURS: "1",
+      }),
+    ).toThrow(/IDEMPOTENCY_RETENTION_HOURS must be at least 24/);
+    expect(() => loadDecommissionApiEnvironment(base)).toThrow(/APPROVER_ROLE_PATTERNS is not set/);
+    expect(() =>
+      loadDecommissionApiEnvironment({
+        ...base,
+        APPROVER_ROLE_PATTERNS: "x",
+        DECOMMISSION_START_PAUSED: "yes",
+      }),
+    ).toThrow(/DECOMMISSION_START_PAUSED must be true or false/);
+  });
+
+  it("refuses approver patterns that could never match a session, naming the variable", async () => {
+    const tableName = await dynamo.freshTable();
+    const build = (patterns: string[]) =>
+      createDecommissionApi(
+        {
+          documents: dynamo.documents,
+          tableName,
+          publisher: new RecordingPublisher(),
+          queue: { enqueue: async () => undefined },
+          clock: new ManualClock(),
+          random: () => 0.5,
+          logger: silentLogger,
+        },
+        { approverPatterns: patterns, pendingExpiryMs: 1, idempotencyRetentionMs: 1 },
+      );
+    expect(() => build(["arn:aws:iam::*:role/ops/approver"])).toThrow(ConfigurationError);
+    expect(() => build(["arn:aws:iam::*:role/ops/approver"])).toThrow(/APPROVER_ROLE_PATTERNS/);
+    expect(() => build(["arn:aws:iam::*:role/approver*"])).not.toThrow();
+  });
+});
