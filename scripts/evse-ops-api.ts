@@ -1,6 +1,6 @@
 /**
  * A small CLI for the decommission API, signing each call with SigV4 (service `execute-api`)
- * through @smithy/signature-v4 and the standard AWS credential chain (environment, profile,
+ * through aws4fetch and the standard AWS credential chain (environment, profile,
  * SSO, instance role): the caller is whoever those credentials are.
  *
  *   npx tsx scripts/evse-ops-api.ts request <evseId> --reason "site closed" [--external-ref T-1]
@@ -16,36 +16,16 @@
  * --profile: an AWS profile. --as <ARN>: only for the local sandbox (sent as X-Principal).
  * Prints the response body; the exit code is 0 for 2xx, 1 otherwise.
  */
-import { createHash, createHmac, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
-import { SignatureV4 } from "@smithy/signature-v4";
-import type { AwsCredentialIdentity } from "@smithy/types";
+import { AwsClient } from "aws4fetch";
 
-/** SHA-256 (and HMAC-SHA-256 with a secret) as the signer wants it, from node:crypto. */
-export class Sha256 {
-  readonly #hash: ReturnType<typeof createHash> | ReturnType<typeof createHmac>;
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.#hash =
-      secret === undefined
-        ? createHash("sha256")
-        : createHmac("sha256", typeof secret === "string" ? secret : toBuffer(secret));
-  }
-  update(data: string | ArrayBuffer | ArrayBufferView): void {
-    this.#hash.update(typeof data === "string" ? data : toBuffer(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.#hash.digest());
-  }
-  reset(): void {
-    throw new Error("not supported");
-  }
-}
-
-function toBuffer(data: ArrayBuffer | ArrayBufferView): Buffer {
-  return ArrayBuffer.isView(data)
-    ? Buffer.from(data.buffer, data.byteOffset, data.byteLength)
-    : Buffer.from(data);
+/** AWS credentials as the credential chain yields them. */
+export interface Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
 }
 
 export interface ApiCall {
@@ -65,45 +45,37 @@ export async function callApi(
     profile?: string;
     as?: string;
     /** Default: the standard AWS credential chain. */
-    credentials?: AwsCredentialIdentity;
+    credentials?: Credentials;
   } = {},
 ): Promise<{ status: number; body: string }> {
   const base = new URL(baseUrl);
   const url = new URL(`${base.pathname.replace(/\/$/, "")}${call.path}`, base);
   for (const [name, value] of Object.entries(call.query ?? {})) url.searchParams.set(name, value);
   const body = call.body === undefined ? undefined : JSON.stringify(call.body);
-  const headers: Record<string, string> = {
-    host: url.host,
-    accept: "application/json",
-    ...(body === undefined ? {} : { "content-type": "application/json" }),
-    ...call.headers,
+  const init = {
+    method: call.method,
+    headers: {
+      accept: "application/json",
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+      ...call.headers,
+    },
+    ...(body === undefined ? {} : { body }),
   };
+  let response: Response;
   if (options.as !== undefined) {
-    headers["x-principal"] = options.as;
+    response = await fetch(url, {
+      ...init,
+      headers: { ...init.headers, "x-principal": options.as },
+    });
   } else {
     const region = options.region ?? regionOf(url) ?? process.env.AWS_REGION;
     if (!region) throw new Error("no region: pass --region or set AWS_REGION");
-    const signer = new SignatureV4({
-      service: "execute-api",
-      region,
-      credentials:
-        options.credentials ?? defaultProvider(options.profile ? { profile: options.profile } : {}),
-      sha256: Sha256,
-    });
-    const signed = await signer.sign({
-      method: call.method,
-      protocol: url.protocol,
-      hostname: url.hostname,
-      ...(url.port ? { port: Number(url.port) } : {}),
-      path: url.pathname,
-      query: Object.fromEntries(url.searchParams),
-      headers,
-      ...(body === undefined ? {} : { body }),
-    });
-    Object.assign(headers, signed.headers);
+    const credentials =
+      options.credentials ??
+      (await defaultProvider(options.profile ? { profile: options.profile } : {})());
+    const signer = new AwsClient({ ...credentials, service: "execute-api", region });
+    response = await signer.fetch(url.href, init);
   }
-  const { host: _host, ...sent } = headers;
-  const response = await fetch(url, { method: call.method, headers: sent, body });
   return { status: response.status, body: await response.text() };
 }
 
