@@ -32,18 +32,19 @@ export function buildApp(context?: Record<string, unknown>, props: AppProps = {}
   const stateful = new StatefulStack(app, `${prefix}-stateful`, {
     config,
     env,
-    description: `evse-ops ${config.stage}: state table, event bus and ev.energy secrets`,
+    description: `evse-ops ${config.stage}: state table, event bus and archive, ev.energy secrets, alarm topic`,
     // A stage whose data is retained must not lose it to an accidental stack deletion either.
     terminationProtection: config.removalPolicy === RemovalPolicy.RETAIN,
   });
   const stateless = new StatelessStack(app, `${prefix}-stateless`, {
     config,
     env,
-    description: `evse-ops ${config.stage}: poller`,
+    description: `evse-ops ${config.stage}: poller, decommission API, monitoring`,
     table: stateful.table,
     bus: stateful.bus,
     readSecret: stateful.readSecret,
     writeSecret: stateful.writeSecret,
+    alarmTopic: stateful.alarmTopic,
   });
 
   Tags.of(app).add("project", "evse-ops");

@@ -14,6 +14,11 @@ import { z } from "zod";
 
 export const DEFAULT_STAGE = "dev";
 
+/** The executor's timeout: one pre-flight GET and one DELETE, each with its request timeout. */
+export const EXECUTOR_TIMEOUT_SECONDS = 60;
+/** SQS redelivers a message after this: six times the executor's timeout, as AWS advises. */
+export const EXECUTION_VISIBILITY_TIMEOUT_SECONDS = 6 * EXECUTOR_TIMEOUT_SECONDS;
+
 /** A configuration that cannot be used; the message lists every offending path. */
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
@@ -171,7 +176,128 @@ const eventsSchema = z.strictObject({
       error: 'must not start with "aws." (reserved for AWS services)',
     })
     .default("evse-ops"),
+  /** How long the bus archive keeps the app's events for replay. */
+  archiveRetentionDays: wholeNumber(1, 3650).default(30),
 });
+
+const ACCOUNT_ID = /^\d{12}$/;
+// An IAM role ARN without a path (STS session ARNs never show one), in which `*` stands for
+// any run of characters and `?` for one: the shape functions/core/decommission/approvers.ts
+// compiles.
+const PRINCIPAL_PATTERN = /^arn:(aws(?:-[a-z]+)*|\*):iam::(\d{12}|\*):role\/[\w+=,.@*?-]{1,64}$/;
+
+const decommissionSchema = z.strictObject({
+  /**
+   * Accounts whose IAM principals the API's resource policy admits. Left out: the deploying
+   * account only. Callers still need execute-api:Invoke in their own IAM policies.
+   */
+  allowedAccounts: z
+    .array(z.string().regex(ACCOUNT_ID, { error: "expected a 12-digit AWS account id" }), {
+      error: "expected a list of 12-digit AWS account ids",
+    })
+    .min(1, {
+      error: "expected at least one account id (leave the setting out for the deploying account)",
+    })
+    .optional(),
+  /** Also admit every principal of this AWS Organization (aws:PrincipalOrgID). */
+  organizationId: z
+    .string()
+    .regex(/^o-[a-z0-9]{10,32}$/, {
+      error: "expected an AWS Organizations id such as o-a1b2c3d4e5",
+    })
+    .optional(),
+  /**
+   * Who may approve (or reject) a request: IAM role ARNs in which `*` matches any characters and
+   * `?` one. A caller's assumed-role session is matched by its role. Nobody may approve their
+   * own request.
+   */
+  approverPatterns: z
+    .array(
+      z.string().regex(PRINCIPAL_PATTERN, {
+        error:
+          "expected an IAM role ARN pattern without a path, such as arn:aws:iam::*:role/approver*",
+      }),
+      { error: "expected a list of IAM role ARN patterns" },
+    )
+    .min(1, { error: "expected at least one IAM role ARN pattern" })
+    .default(["arn:aws:iam::*:role/evse-ops-approver*"]),
+  /** A request nobody approved or rejected within this many days expires. */
+  pendingExpiryDays: wholeNumber(1, 365).default(7),
+  /** The pause switch's state until an operator first writes it; later flips are operational. */
+  startPaused: z.boolean({ error: "expected true or false" }).default(false),
+  /** How long a read of the pause switch is reused: a flip takes effect within this. */
+  pauseCacheSeconds: wholeNumber(0, 300).default(15),
+  /** How long an Idempotency-Key answers with the stored response. */
+  idempotencyRetentionHours: wholeNumber(24, 720).default(24),
+  api: z
+    .strictObject({
+      /** Stage-wide steady-state requests per second, and the burst above it. */
+      throttleRatePerSecond: wholeNumber(1, 10_000).default(20),
+      throttleBurst: wholeNumber(1, 5_000).default(40),
+      /**
+       * API Gateway writes logs only with a region-wide CloudWatch role set in its account
+       * settings. `create` sets one (AWS::ApiGateway::Account); `existing` when the account
+       * already has one (a landing zone, another app), which this app then must not overwrite.
+       */
+      accountLoggingRole: z
+        .enum(["create", "existing"], {
+          error: (issue) => `${missing(issue.input)}expected "create" or "existing"`,
+        })
+        .default("create"),
+    })
+    .prefault({}),
+  executor: z
+    .strictObject({
+      /** Calls to ev.energy at once: protects its rate limit (Lambda's minimum is 2). */
+      maxConcurrency: wholeNumber(2, 1000).default(2),
+      /** Attempts before a request fails (an unknown DELETE outcome is always verified first). */
+      maxAttempts: wholeNumber(1, 50).default(8),
+      backoffSeconds: wholeNumber(1, 3600).default(30),
+      maxBackoffSeconds: wholeNumber(1, 43_200).default(900),
+      /** One HTTP request to ev.energy; two must fit in the executor's 60 s timeout. */
+      requestTimeoutSeconds: wholeNumber(1, 25).default(10),
+      /** Receives of one message before it is dead-lettered (waits are receives too). */
+      maxReceiveCount: wholeNumber(1, 1000).default(30),
+    })
+    .prefault({}),
+  reconciler: z
+    .strictObject({
+      scheduleMinutes: wholeNumber(1, 60).default(5),
+      /** An approved request with no progress this long past its due time is re-sent. */
+      staleMinutes: wholeNumber(1, 1440).default(15),
+      /** Ended requests changed this recently are checked for unpublished events. */
+      republishWindowHours: wholeNumber(1, 168).default(24),
+    })
+    .prefault({}),
+});
+export type DecommissionSettings = z.output<typeof decommissionSchema>;
+
+const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/;
+
+/** Where alarms go: a topic this app creates, or an existing one. */
+const alarmTopicSpec = z.union(
+  [
+    z.strictObject({ create: z.literal(true) }),
+    z.strictObject({
+      import: z.string().regex(SNS_TOPIC_ARN, { error: "expected an SNS topic ARN" }),
+    }),
+  ],
+  { error: 'expected { "create": true } or { "import": "<SNS topic ARN>" }' },
+);
+export type AlarmTopicSpec = z.output<typeof alarmTopicSpec>;
+
+const monitoringSchema = z.strictObject({
+  alarmTopic: alarmTopicSpec.default({ create: true }),
+  /** Subscribes this address to the alarm topic (the recipient must confirm once). */
+  alarmEmail: z.email({ error: "expected an e-mail address" }).optional(),
+  /** Alarm when no sweep of the whole fleet has completed for this long. */
+  noCompleteSweepMinutes: wholeNumber(2, 1440).default(30),
+  /** Alarm when ev.energy's rate-limit headers report fewer requests left than this. */
+  rateLimitRemainingThreshold: wholeNumber(0).default(100),
+  /** Alarm when decommission execution has been paused for this long (a forgotten switch). */
+  pausedAlarmHours: wholeNumber(1, 24).default(24),
+});
+export type MonitoringSettings = z.output<typeof monitoringSchema>;
 
 const envSchema = z.strictObject({
   account: z
@@ -192,6 +318,8 @@ const stageSchema = z
     secrets: secretsSchema.prefault({}),
     poll: pollSchema.prefault({}),
     events: eventsSchema.prefault({}),
+    decommission: decommissionSchema.prefault({}),
+    monitoring: monitoringSchema.prefault({}),
     /** No default: how long logs are kept is a per-stage decision. */
     logRetentionDays,
     /** No default: a stage must say whether its data outlives the stack. */
@@ -204,6 +332,44 @@ const stageSchema = z
         code: "custom",
         path: ["poll", "timeoutSeconds"],
         message: `expected less than the schedule interval (poll.scheduleMinutes = ${stage.poll.scheduleMinutes}, i.e. ${intervalSeconds} s)`,
+      });
+    }
+    // One missed run must not alarm: the window has to hold at least two scheduled runs.
+    if (stage.monitoring.noCompleteSweepMinutes < 2 * stage.poll.scheduleMinutes) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["monitoring", "noCompleteSweepMinutes"],
+        message: `expected at least two schedule intervals (2 × poll.scheduleMinutes = ${2 * stage.poll.scheduleMinutes})`,
+      });
+    }
+    const { executor, reconciler } = stage.decommission;
+    if (executor.maxBackoffSeconds < executor.backoffSeconds) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["decommission", "executor", "maxBackoffSeconds"],
+        message: `expected at least executor.backoffSeconds (${executor.backoffSeconds})`,
+      });
+    }
+    if (executor.maxReceiveCount < executor.maxAttempts) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["decommission", "executor", "maxReceiveCount"],
+        message: `expected at least executor.maxAttempts (${executor.maxAttempts}): every attempt is a receive`,
+      });
+    }
+    // A redelivery comes only after the visibility timeout: "no progress" must mean more.
+    if (reconciler.staleMinutes * 60 <= EXECUTION_VISIBILITY_TIMEOUT_SECONDS) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["decommission", "reconciler", "staleMinutes"],
+        message: `expected more than the execution queue's visibility timeout (${EXECUTION_VISIBILITY_TIMEOUT_SECONDS} s)`,
+      });
+    }
+    if (stage.monitoring.rateLimitRemainingThreshold >= stage.poll.rateLimitDefault) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["monitoring", "rateLimitRemainingThreshold"],
+        message: `expected less than poll.rateLimitDefault (${stage.poll.rateLimitDefault}), or the alarm could never clear`,
       });
     }
   });

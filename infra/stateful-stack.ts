@@ -1,9 +1,11 @@
-import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
+import { CfnOutput, Duration, Stack, type StackProps } from "aws-cdk-lib";
 import type { ITableV2 } from "aws-cdk-lib/aws-dynamodb";
-import { EventBus, type IEventBus } from "aws-cdk-lib/aws-events";
+import { type Archive, EventBus, type IEventBus } from "aws-cdk-lib/aws-events";
 import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
+import type { ITopic } from "aws-cdk-lib/aws-sns";
 import type { Construct } from "constructs";
 import type { StageConfig } from "./config.js";
+import { AlarmTopic } from "./constructs/alarm-topic.js";
 import { EvEnergySecrets } from "./constructs/evenergy-secrets.js";
 import { StateTable } from "./constructs/state-table.js";
 
@@ -15,6 +17,8 @@ export interface StatefulResources {
   readonly readSecret: ISecret;
   /** The evse:write credential: decommissioning's (the read secret when shared). */
   readonly writeSecret: ISecret;
+  /** Where every alarm notifies. */
+  readonly alarmTopic: ITopic;
 }
 
 export interface StatefulStackProps extends StackProps {
@@ -22,14 +26,23 @@ export interface StatefulStackProps extends StackProps {
 }
 
 /**
- * What outlives a deployment: the state table, the event bus and the ev.energy secrets.
- * Kept apart from the functions so that code changes never put data at risk.
+ * What outlives a deployment: the state table, the event bus and its archive, the ev.energy
+ * secrets and the alarm topic. Kept apart from the functions so that code changes never put
+ * data at risk.
+ *
+ * The alarm topic lives here rather than beside the alarms: its subscriptions (an e-mail that
+ * had to be confirmed, a pager or chat integration added outside this app) and its ARN, which
+ * other systems may subscribe to, must survive the stateless stack being destroyed and
+ * redeployed.
  */
 export class StatefulStack extends Stack implements StatefulResources {
   readonly table: ITableV2;
   readonly bus: IEventBus;
+  /** Every event the app publishes, kept `events.archiveRetentionDays` for replay. */
+  readonly archive: Archive;
   readonly readSecret: ISecret;
   readonly writeSecret: ISecret;
+  readonly alarmTopic: ITopic;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     super(scope, id, props);
@@ -43,6 +56,15 @@ export class StatefulStack extends Stack implements StatefulResources {
     });
     // Subscribers' rules live on the bus: a stage that retains its data keeps the bus too.
     this.bus.applyRemovalPolicy(config.removalPolicy);
+    // A consumer that was down replays what it missed (`aws events start-replay`). Only the
+    // app's own events are archived, so a replay can never re-inject a stranger's.
+    this.archive = this.bus.archive("Archive", {
+      archiveName: `evse-ops-${config.stage}-events`,
+      description: `evse-ops ${config.stage}: every event the app published, for replay`,
+      eventPattern: { source: [config.events.source] },
+      retention: Duration.days(config.events.archiveRetentionDays),
+    });
+    this.archive.applyRemovalPolicy(config.removalPolicy);
 
     const secrets = new EvEnergySecrets(this, "EvEnergySecrets", {
       stage: config.stage,
@@ -52,6 +74,13 @@ export class StatefulStack extends Stack implements StatefulResources {
     this.readSecret = secrets.read;
     this.writeSecret = secrets.write;
 
+    this.alarmTopic = new AlarmTopic(this, "Alarms", {
+      stage: config.stage,
+      spec: config.monitoring.alarmTopic,
+      email: config.monitoring.alarmEmail,
+      removalPolicy: config.removalPolicy,
+    }).topic;
+
     new CfnOutput(this, "ReadSecretArn", {
       description: "Put the evse:read ev.energy credentials here",
       value: this.readSecret.secretArn,
@@ -59,6 +88,19 @@ export class StatefulStack extends Stack implements StatefulResources {
     new CfnOutput(this, "WriteSecretArn", {
       description: "Put the evse:write ev.energy credentials here",
       value: this.writeSecret.secretArn,
+    });
+    new CfnOutput(this, "TableName", {
+      description:
+        "The state table (the decommission pause switch is its item CONTROL / DECOMMISSION_PAUSE)",
+      value: this.table.tableName,
+    });
+    new CfnOutput(this, "AlarmTopicArn", {
+      description: "Every evse-ops alarm notifies this SNS topic; subscribe to it",
+      value: this.alarmTopic.topicArn,
+    });
+    new CfnOutput(this, "ArchiveName", {
+      description: "Replay missed events from this archive (aws events start-replay)",
+      value: this.archive.archiveName,
     });
   }
 }

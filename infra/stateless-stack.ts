@@ -1,6 +1,9 @@
-import { Stack, type StackProps, Validations } from "aws-cdk-lib";
+import { CfnOutput, Stack, type StackProps, Validations } from "aws-cdk-lib";
 import type { Construct } from "constructs";
+import { GSI1 } from "../functions/adapters/dynamodb/table-design.js";
 import type { StageConfig } from "./config.js";
+import { DecommissionApi } from "./constructs/decommission-api.js";
+import { Monitoring } from "./constructs/monitoring.js";
 import { Poller } from "./constructs/poller.js";
 import type { StatefulResources } from "./stateful-stack.js";
 
@@ -8,9 +11,14 @@ export interface StatelessStackProps extends StackProps, StatefulResources {
   readonly config: StageConfig;
 }
 
-/** The functions and their triggers; safe to destroy and redeploy at any time. */
+/**
+ * The functions, their triggers and their monitoring; safe to destroy and redeploy at any time
+ * (log groups follow the stage's removal policy).
+ */
 export class StatelessStack extends Stack {
   readonly poller: Poller;
+  readonly decommission: DecommissionApi;
+  readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -26,6 +34,37 @@ export class StatelessStack extends Stack {
       table: props.table,
       bus: props.bus,
       readSecret: props.readSecret,
+    });
+
+    this.decommission = new DecommissionApi(this, "Decommission", {
+      stage: config.stage,
+      settings: config.decommission,
+      evEnergy: config.evEnergy,
+      eventSource: config.events.source,
+      logRetention: config.logRetentionDays,
+      removalPolicy: config.removalPolicy,
+      table: props.table,
+      bus: props.bus,
+      writeSecret: props.writeSecret,
+    });
+    new CfnOutput(this, "DecommissionApiUrl", {
+      description: "The decommission API (AWS_IAM: sign requests with SigV4)",
+      value: this.decommission.api.url,
+    });
+    new CfnOutput(this, "DecommissionApiAccessLogs", {
+      description: "The decommission API's JSON access log group",
+      value: this.decommission.accessLogs.logGroupName,
+    });
+
+    this.monitoring = new Monitoring(this, "Monitoring", {
+      stage: config.stage,
+      settings: config.monitoring,
+      pollIntervalMinutes: config.poll.scheduleMinutes,
+      alarmTopic: props.alarmTopic,
+      table: props.table,
+      tableIndexes: [GSI1.name],
+      poller: this.poller,
+      decommission: this.decommission.monitoringTargets(),
     });
 
     // cdk-nag names this finding after the table ARN as this stack sees it: an output of the

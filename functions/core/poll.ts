@@ -264,7 +264,7 @@ class PollRun {
     isLast: boolean,
     readAhead: Settled<{ devices: DeviceState[]; exhausted: boolean }>,
   ): Promise<PendingWrite[] | undefined> {
-    const { devices, logger, clock } = this.deps;
+    const { logger, clock } = this.deps;
     const checkpoint = this.requireCheckpoint();
     const evses = uniqueById(page.evses);
     const ascending = evses.every((evse, i) => i === 0 || (evses[i - 1]?.id ?? "") < evse.id);

@@ -6,8 +6,14 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { PollSummary } from "../core/poll.js";
 
-export const logger = new Logger({ serviceName: "evse-ops" });
-export const metrics = new Metrics({ namespace: "EvseOps", serviceName: "evse-ops" });
+// Each function's POWERTOOLS_SERVICE_NAME (set by the function construct) names its `service`
+// dimension, which the alarms and dashboard select on; "evse-ops" only where it is unset.
+const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? "evse-ops";
+export const logger = new Logger({ serviceName });
+export const metrics = new Metrics({
+  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? "EvseOps",
+  serviceName,
+});
 
 /** The run summary as CloudWatch metrics (EMF), for the dashboard and alarms. */
 export function recordPollMetrics(target: Metrics, summary: PollSummary): void {

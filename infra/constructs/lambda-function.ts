@@ -21,6 +21,9 @@ import { Construct } from "constructs";
 /** The repository root: handler entries and the lock file are resolved against it. */
 export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
+/** The CloudWatch namespace of the functions' own metrics (Powertools EMF). */
+export const METRICS_NAMESPACE = "EvseOps";
+
 export type LogLevel = "DEBUG" | "INFO" | "WARN" | "ERROR";
 
 export interface LambdaFunctionProps {
@@ -55,10 +58,13 @@ export class LambdaFunction extends Construct implements IGrantable {
   readonly function: NodejsFunction;
   readonly logGroup: LogGroup;
   readonly role: Role;
+  /** POWERTOOLS_SERVICE_NAME: the `service` dimension of this function's own metrics. */
+  readonly serviceName: string;
 
   constructor(scope: Construct, id: string, props: LambdaFunctionProps) {
     super(scope, id);
     const logLevel = props.logLevel ?? "INFO";
+    this.serviceName = props.serviceName;
 
     this.logGroup = new LogGroup(this, "Logs", {
       retention: props.logRetention,
@@ -92,7 +98,7 @@ export class LambdaFunction extends Construct implements IGrantable {
       environment: {
         NODE_OPTIONS: "--enable-source-maps",
         POWERTOOLS_SERVICE_NAME: props.serviceName,
-        POWERTOOLS_METRICS_NAMESPACE: "EvseOps",
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         POWERTOOLS_LOG_LEVEL: logLevel,
         ...props.environment,
       },

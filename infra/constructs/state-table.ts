@@ -8,6 +8,7 @@ import {
   TableV2,
 } from "aws-cdk-lib/aws-dynamodb";
 import { Construct } from "constructs";
+import { GSI1, TABLE_KEYS, TTL_ATTRIBUTE } from "../../functions/adapters/dynamodb/table-design.js";
 
 export interface StateTableProps {
   /** RETAIN also turns on deletion protection; DESTROY lets the stack take the table with it. */
@@ -17,14 +18,18 @@ export interface StateTableProps {
 /**
  * The single DynamoDB table holding device state, the poll's ledger, checkpoints and lease,
  * and decommission requests: a generic `pk`/`sk` key, plus the `gsi1` index (`gsi1pk`/`gsi1sk`,
- * all attributes) for listings such as requests by status.
+ * all attributes) for listings such as requests by status. The key design lives in
+ * functions/adapters/dynamodb/table-design.ts, which the adapters share.
  *
  * On-demand billing (the poll writes in bursts every few minutes, then nothing), point-in-time
- * recovery always on, encryption with the AWS-managed key.
+ * recovery always on, encryption with the AWS-managed key, and DynamoDB TTL on `expiresAt`
+ * (epoch seconds) so that ledger minutes and idempotency keys the code stops reading are
+ * deleted at no cost. TTL deletion is lazy (up to days late), so the code never relies on it
+ * for correctness.
  */
 export class StateTable extends Construct {
   /** Name of the index for list-by-status queries. */
-  static readonly GSI1 = "gsi1";
+  static readonly GSI1 = GSI1.name;
 
   readonly table: ITableV2;
 
@@ -32,18 +37,19 @@ export class StateTable extends Construct {
     super(scope, id);
     const retain = props.removalPolicy === RemovalPolicy.RETAIN;
     this.table = new TableV2(this, "Table", {
-      partitionKey: { name: "pk", type: AttributeType.STRING },
-      sortKey: { name: "sk", type: AttributeType.STRING },
+      partitionKey: { name: TABLE_KEYS.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: TABLE_KEYS.sortKey, type: AttributeType.STRING },
       billing: Billing.onDemand(),
       encryption: TableEncryptionV2.awsManagedKey(),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection: retain,
+      timeToLiveAttribute: TTL_ATTRIBUTE,
       removalPolicy: props.removalPolicy,
       globalSecondaryIndexes: [
         {
-          indexName: StateTable.GSI1,
-          partitionKey: { name: "gsi1pk", type: AttributeType.STRING },
-          sortKey: { name: "gsi1sk", type: AttributeType.STRING },
+          indexName: GSI1.name,
+          partitionKey: { name: GSI1.partitionKey, type: AttributeType.STRING },
+          sortKey: { name: GSI1.sortKey, type: AttributeType.STRING },
           projectionType: ProjectionType.ALL,
         },
       ],

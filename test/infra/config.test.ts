@@ -50,7 +50,30 @@ describe("stage configuration", () => {
       write: { create: true },
       shareOneSecret: false,
     });
-    expect(config.events.source).toBe("evse-ops");
+    expect(config.events).toEqual({ source: "evse-ops", archiveRetentionDays: 7 });
+    expect(config.decommission).toEqual({
+      approverPatterns: ["arn:aws:iam::*:role/approver*"],
+      pendingExpiryDays: 7,
+      startPaused: false,
+      pauseCacheSeconds: 15,
+      idempotencyRetentionHours: 24,
+      api: { throttleRatePerSecond: 20, throttleBurst: 40, accountLoggingRole: "create" },
+      executor: {
+        maxConcurrency: 2,
+        maxAttempts: 8,
+        backoffSeconds: 30,
+        maxBackoffSeconds: 900,
+        requestTimeoutSeconds: 10,
+        maxReceiveCount: 30,
+      },
+      reconciler: { scheduleMinutes: 5, staleMinutes: 15, republishWindowHours: 24 },
+    });
+    expect(config.monitoring).toEqual({
+      alarmTopic: { create: true },
+      noCompleteSweepMinutes: 60,
+      rateLimitRemainingThreshold: 100,
+      pausedAlarmHours: 24,
+    });
   });
 
   it("reads the committed prod stage when -c stage=prod", () => {
@@ -61,6 +84,11 @@ describe("stage configuration", () => {
     expect(config.stage).toBe("prod");
     expect(config.removalPolicy).toBe(RemovalPolicy.RETAIN);
     expect(config.logRetentionDays).toBe(RetentionDays.THREE_MONTHS);
+    expect(config.events.archiveRetentionDays).toBe(90);
+    expect(config.decommission.approverPatterns).toEqual([
+      "arn:aws:iam::*:role/evse-ops-approver*",
+    ]);
+    expect(config.monitoring.noCompleteSweepMinutes).toBe(30);
   });
 
   it("fills every knob with its default when a stage gives only the required two", () => {
@@ -77,6 +105,162 @@ describe("stage configuration", () => {
       shareOneSecret: false,
     });
     expect(config.env).toBeUndefined();
+    expect(config.events.archiveRetentionDays).toBe(30);
+    expect(config.decommission).toEqual({
+      approverPatterns: ["arn:aws:iam::*:role/evse-ops-approver*"],
+      pendingExpiryDays: 7,
+      startPaused: false,
+      pauseCacheSeconds: 15,
+      idempotencyRetentionHours: 24,
+      api: { throttleRatePerSecond: 20, throttleBurst: 40, accountLoggingRole: "create" },
+      executor: {
+        maxConcurrency: 2,
+        maxAttempts: 8,
+        backoffSeconds: 30,
+        maxBackoffSeconds: 900,
+        requestTimeoutSeconds: 10,
+        maxReceiveCount: 30,
+      },
+      reconciler: { scheduleMinutes: 5, staleMinutes: 15, republishWindowHours: 24 },
+    });
+    expect(config.decommission.allowedAccounts).toBeUndefined();
+    expect(config.decommission.organizationId).toBeUndefined();
+    expect(config.monitoring).toEqual({
+      alarmTopic: { create: true },
+      noCompleteSweepMinutes: 30,
+      rateLimitRemainingThreshold: 100,
+      pausedAlarmHours: 24,
+    });
+  });
+
+  it("accepts callers from listed accounts and an organisation, an imported alarm topic and an e-mail", () => {
+    const stages = stagesWith("prod", (settings) => {
+      Object.assign(section(settings, "decommission"), {
+        allowedAccounts: ["123456789012", "210987654321"],
+        organizationId: "o-a1b2c3d4e5",
+      });
+      Object.assign(section(settings, "monitoring"), {
+        alarmTopic: { import: "arn:aws:sns:eu-west-2:123456789012:ops-alarms" },
+        alarmEmail: "ops@example.com",
+      });
+    });
+
+    const config = parseStageConfig("prod", stages);
+
+    expect(config.decommission.allowedAccounts).toEqual(["123456789012", "210987654321"]);
+    expect(config.decommission.organizationId).toBe("o-a1b2c3d4e5");
+    expect(config.monitoring.alarmTopic).toEqual({
+      import: "arn:aws:sns:eu-west-2:123456789012:ops-alarms",
+    });
+    expect(config.monitoring.alarmEmail).toBe("ops@example.com");
+  });
+
+  it("names the path of every wrong decommission setting", () => {
+    const stages = stagesWith("prod", (settings) => {
+      Object.assign(section(settings, "decommission"), {
+        allowedAccounts: ["12345"],
+        organizationId: "acme",
+        approverPatterns: ["arn:aws:iam::*:role/approver*", "arn:aws:iam::*:role/ops/approver"],
+        pendingExpiryDays: 0,
+        startPaused: "no",
+      });
+    });
+
+    expect(() => parseStageConfig("prod", stages)).toThrow(
+      [
+        'Invalid configuration for stage "prod":',
+        "stages.prod.decommission.allowedAccounts.0: expected a 12-digit AWS account id",
+        "stages.prod.decommission.organizationId: expected an AWS Organizations id such as o-a1b2c3d4e5",
+        "stages.prod.decommission.approverPatterns.1: expected an IAM role ARN pattern without a path, such as arn:aws:iam::*:role/approver*",
+        "stages.prod.decommission.pendingExpiryDays: expected a number from 1 to 365",
+        "stages.prod.decommission.startPaused: expected true or false",
+      ].join("\n  "),
+    );
+  });
+
+  it("names the path of wrong API, executor and reconciler settings", () => {
+    const stages = stagesWith("prod", (settings) => {
+      const decommission = section(settings, "decommission");
+      Object.assign(section(decommission, "api"), { accountLoggingRole: "maybe" });
+      Object.assign(section(decommission, "executor"), { maxConcurrency: 1 });
+    });
+
+    expect(() => parseStageConfig("prod", stages)).toThrow(
+      [
+        'Invalid configuration for stage "prod":',
+        'stages.prod.decommission.api.accountLoggingRole: expected "create" or "existing"',
+        "stages.prod.decommission.executor.maxConcurrency: expected a number from 2 to 1000",
+      ].join("\n  "),
+    );
+    const crossChecks = stagesWith("prod", (settings) => {
+      const decommission = section(settings, "decommission");
+      Object.assign(section(decommission, "executor"), {
+        maxReceiveCount: 5,
+        backoffSeconds: 60,
+        maxBackoffSeconds: 30,
+      });
+      Object.assign(section(decommission, "reconciler"), { staleMinutes: 6 });
+    });
+    expect(() => parseStageConfig("prod", crossChecks)).toThrow(
+      [
+        'Invalid configuration for stage "prod":',
+        "stages.prod.decommission.executor.maxBackoffSeconds: expected at least executor.backoffSeconds (60)",
+        "stages.prod.decommission.executor.maxReceiveCount: expected at least executor.maxAttempts (8): every attempt is a receive",
+        "stages.prod.decommission.reconciler.staleMinutes: expected more than the execution queue's visibility timeout (360 s)",
+      ].join("\n  "),
+    );
+  });
+
+  it("rejects an empty list of approvers or of accounts", () => {
+    const stages = stagesWith("dev", (settings) => {
+      Object.assign(section(settings, "decommission"), {
+        approverPatterns: [],
+        allowedAccounts: [],
+      });
+    });
+
+    expect(() => parseStageConfig("dev", stages)).toThrow(
+      /stages\.dev\.decommission\.allowedAccounts: expected at least one account id \(leave the setting out for the deploying account\)\n\s+stages\.dev\.decommission\.approverPatterns: expected at least one IAM role ARN pattern/,
+    );
+  });
+
+  it("names the path of wrong monitoring and archive settings", () => {
+    const stages = stagesWith("dev", (settings) => {
+      section(settings, "events").archiveRetentionDays = 0;
+      Object.assign(section(settings, "monitoring"), {
+        alarmTopic: { import: "ops-alarms" },
+        alarmEmail: "not an address",
+      });
+    });
+
+    expect(() => parseStageConfig("dev", stages)).toThrow(
+      [
+        'Invalid configuration for stage "dev":',
+        "stages.dev.events.archiveRetentionDays: expected a number from 1 to 3650",
+        "stages.dev.monitoring.alarmTopic.import: expected an SNS topic ARN",
+        "stages.dev.monitoring.alarmEmail: expected an e-mail address",
+      ].join("\n  "),
+    );
+  });
+
+  it("rejects a missing-sweep window shorter than two poll intervals", () => {
+    const stages = stagesWith("dev", (settings) => {
+      section(settings, "monitoring").noCompleteSweepMinutes = 9;
+    });
+
+    expect(() => parseStageConfig("dev", stages)).toThrow(
+      "stages.dev.monitoring.noCompleteSweepMinutes: expected at least two schedule intervals (2 × poll.scheduleMinutes = 10)",
+    );
+  });
+
+  it("rejects a rate-limit alarm threshold at or above the assumed limit", () => {
+    const stages = stagesWith("dev", (settings) => {
+      section(settings, "monitoring").rateLimitRemainingThreshold = 1000;
+    });
+
+    expect(() => parseStageConfig("dev", stages)).toThrow(
+      "stages.dev.monitoring.rateLimitRemainingThreshold: expected less than poll.rateLimitDefault (1000)",
+    );
   });
 
   it("names the unknown stage and the stages cdk.json defines", () => {

@@ -5,7 +5,9 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type CfnElement, Stack } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
+import type { IConstruct } from "constructs";
 import { buildApp, type EvseOpsApp } from "../../infra/app.js";
 import { REPO_ROOT } from "../../infra/constructs/lambda-function.js";
 
@@ -178,4 +180,22 @@ export function statementsOfRole(
     }
   }
   return statements;
+}
+
+/** The logical id of a construct's CloudFormation resource (its default child). */
+export function logicalId(construct: IConstruct): string {
+  const element = construct.node.defaultChild as CfnElement;
+  return Stack.of(construct).getLogicalId(element);
+}
+
+export function getAtt(construct: IConstruct, attribute = "Arn"): Json {
+  return { "Fn::GetAtt": [logicalId(construct), attribute] };
+}
+
+/** The resource of a construct, as its stack's template holds it. */
+export function resourceOf(template: Template, construct: IConstruct): JsonObject {
+  const resources: Json = template.toJSON().Resources;
+  const resource = isObject(resources) ? resources[logicalId(construct)] : undefined;
+  if (!isObject(resource)) throw new Error(`${construct.node.path} is not in the template`);
+  return resource;
 }

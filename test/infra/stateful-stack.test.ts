@@ -1,17 +1,30 @@
 import { Match } from "aws-cdk-lib/assertions";
+import type { IConstruct } from "constructs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   committedStage,
+  findings,
   isObject,
+  type Json,
   type JsonObject,
+  logicalId,
+  properties,
+  resourceOf,
   type SynthesisedStage,
   synthStage,
 } from "./helpers.js";
 
 const READ_ARN = "arn:aws:secretsmanager:eu-west-2:123456789012:secret:evse-ops/prod/read-AbC123";
+const TOPIC_ARN = "arn:aws:sns:eu-west-2:123456789012:ops-alarms";
 
-function withSecrets(stage: string, secrets: JsonObject): JsonObject {
-  return { ...committedStage(stage), secrets };
+function withSecrets(stage: string, secrets: JsonObject, monitoring?: JsonObject): JsonObject {
+  const settings = committedStage(stage);
+  const committedMonitoring = isObject(settings.monitoring) ? settings.monitoring : {};
+  return {
+    ...settings,
+    secrets,
+    monitoring: { ...committedMonitoring, ...monitoring },
+  };
 }
 
 describe("stateful stack", () => {
@@ -25,15 +38,23 @@ describe("stateful stack", () => {
     prod = synthStage("prod");
     imported = synthStage(
       "prod",
-      withSecrets("prod", {
-        read: { import: READ_ARN },
-        write: { import: "evse-ops/prod/write" },
-        shareOneSecret: false,
-      }),
+      withSecrets(
+        "prod",
+        {
+          read: { import: READ_ARN },
+          write: { import: "evse-ops/prod/write" },
+          shareOneSecret: false,
+        },
+        { alarmTopic: { import: TOPIC_ARN }, alarmEmail: "oncall@example.com" },
+      ),
     );
     shared = synthStage(
       "dev",
-      withSecrets("dev", { read: { create: true }, shareOneSecret: true }),
+      withSecrets(
+        "dev",
+        { read: { create: true }, shareOneSecret: true },
+        { alarmEmail: "dev-alarms@example.com" },
+      ),
     );
   });
 
@@ -110,6 +131,112 @@ describe("stateful stack", () => {
     });
   });
 
+  it("expires items by their expiresAt attribute (DynamoDB TTL)", () => {
+    for (const { statefulTemplate } of [dev, prod]) {
+      statefulTemplate.hasResourceProperties("AWS::DynamoDB::GlobalTable", {
+        TimeToLiveSpecification: { AttributeName: "expiresAt", Enabled: true },
+      });
+    }
+  });
+
+  describe("event archive", () => {
+    it("keeps the app's own events for the configured number of days, for replay", () => {
+      for (const [stage, days] of [
+        [dev, 7],
+        [prod, 90],
+      ] as const) {
+        stage.statefulTemplate.resourceCountIs("AWS::Events::Archive", 1);
+        stage.statefulTemplate.hasResourceProperties("AWS::Events::Archive", {
+          ArchiveName: `evse-ops-${stage.config.stage}-events`,
+          SourceArn: { "Fn::GetAtt": [Match.stringLikeRegexp("^Bus"), "Arn"] },
+          EventPattern: { source: ["evse-ops"] },
+          RetentionDays: days,
+        });
+      }
+    });
+
+    it("is retained in prod and destroyed in dev, like the bus", () => {
+      prod.statefulTemplate.hasResource("AWS::Events::Archive", { DeletionPolicy: "Retain" });
+      dev.statefulTemplate.hasResource("AWS::Events::Archive", { DeletionPolicy: "Delete" });
+    });
+  });
+
+  describe("alarm topic", () => {
+    it("is created encrypted with its own rotated key that CloudWatch alarms may use", () => {
+      for (const { statefulTemplate } of [dev, prod]) {
+        statefulTemplate.resourceCountIs("AWS::SNS::Topic", 1);
+        statefulTemplate.hasResourceProperties("AWS::SNS::Topic", {
+          KmsMasterKeyId: { "Fn::GetAtt": [Match.stringLikeRegexp("^AlarmsKey"), "Arn"] },
+        });
+        statefulTemplate.hasResourceProperties("AWS::KMS::Key", {
+          EnableKeyRotation: true,
+          KeyPolicy: {
+            Statement: Match.arrayWith([
+              Match.objectLike({
+                Effect: "Allow",
+                Principal: { Service: "cloudwatch.amazonaws.com" },
+                Action: ["kms:Decrypt", "kms:GenerateDataKey*"],
+                Condition: { StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } } },
+              }),
+            ]),
+          },
+        });
+      }
+    });
+
+    it("refuses publishers that do not use TLS", () => {
+      dev.statefulTemplate.hasResourceProperties("AWS::SNS::TopicPolicy", {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: "Deny",
+              Action: "sns:Publish",
+              Condition: { Bool: { "aws:SecureTransport": "false" } },
+            }),
+          ]),
+        },
+      });
+    });
+
+    it("is retained with its key in prod and destroyed in dev", () => {
+      prod.statefulTemplate.hasResource("AWS::SNS::Topic", {
+        Properties: Match.objectLike({ TopicName: "evse-ops-prod-alarms" }),
+        DeletionPolicy: "Retain",
+      });
+      prod.statefulTemplate.hasResource("AWS::KMS::Key", { DeletionPolicy: "Retain" });
+      dev.statefulTemplate.hasResource("AWS::SNS::Topic", { DeletionPolicy: "Delete" });
+      dev.statefulTemplate.hasResource("AWS::KMS::Key", { DeletionPolicy: "Delete" });
+    });
+
+    it("has no subscription unless an e-mail address is configured", () => {
+      dev.statefulTemplate.resourceCountIs("AWS::SNS::Subscription", 0);
+      shared.statefulTemplate.hasResourceProperties("AWS::SNS::Subscription", {
+        Protocol: "email",
+        Endpoint: "dev-alarms@example.com",
+        TopicArn: { Ref: Match.stringLikeRegexp("^AlarmsTopic") },
+      });
+    });
+
+    it("is imported by ARN when configured, and still gets the e-mail subscription", () => {
+      imported.statefulTemplate.resourceCountIs("AWS::SNS::Topic", 0);
+      imported.statefulTemplate.resourceCountIs("AWS::KMS::Key", 0);
+      expect(imported.stateful.alarmTopic.topicArn).toBe(TOPIC_ARN);
+      imported.statefulTemplate.hasResourceProperties("AWS::SNS::Subscription", {
+        Protocol: "email",
+        Endpoint: "oncall@example.com",
+        TopicArn: TOPIC_ARN,
+      });
+      imported.statelessTemplate.hasResourceProperties("AWS::CloudWatch::Alarm", {
+        AlarmActions: [TOPIC_ARN],
+      });
+    });
+
+    it("leaves no unacknowledged nag finding with an e-mail subscription, created or imported", () => {
+      expect(findings(imported.report)).toEqual([]);
+      expect(findings(shared.report)).toEqual([]);
+    });
+  });
+
   it("creates the stage's event bus, retained in prod", () => {
     dev.statefulTemplate.hasResource("AWS::Events::EventBus", {
       Properties: Match.objectLike({ Name: "evse-ops-dev" }),
@@ -119,6 +246,19 @@ describe("stateful stack", () => {
       Properties: Match.objectLike({ Name: "evse-ops-prod" }),
       DeletionPolicy: "Retain",
     });
+  });
+
+  it("tells operators where things are: secrets, table, alarm topic, archive", () => {
+    const outputs = dev.statefulTemplate.toJSON().Outputs;
+    expect(isObject(outputs) ? Object.keys(outputs).sort() : []).toEqual(
+      expect.arrayContaining([
+        "AlarmTopicArn",
+        "ArchiveName",
+        "ReadSecretArn",
+        "TableName",
+        "WriteSecretArn",
+      ]),
+    );
   });
 
   it("protects the prod stateful stack from deletion, and not dev's", () => {
@@ -152,13 +292,19 @@ describe("stateful stack", () => {
       expect(imported.stateful.writeSecret.secretName).toBe("evse-ops/prod/write");
     });
 
-    it("hands the poller the imported read secret's ARN and lets it read only that secret", () => {
-      const template = JSON.stringify(imported.statelessTemplate.toJSON());
+    it("hands each imported secret to its one function: read to the poller, write to the executor", () => {
+      const { stateless, statelessTemplate } = imported;
+      const settingsOf = (fn: IConstruct) =>
+        JSON.stringify(properties(resourceOf(statelessTemplate, fn)));
+      const poll = settingsOf(stateless.poller.pollFunction.function);
+      const executor = settingsOf(stateless.decommission.executorFunction.function);
 
-      imported.statelessTemplate.hasResourceProperties("AWS::Lambda::Function", {
-        Environment: { Variables: Match.objectLike({ EVENERGY_SECRET_ID: READ_ARN }) },
-      });
-      imported.statelessTemplate.hasResourceProperties("AWS::IAM::Policy", {
+      expect(poll).toContain(`"EVENERGY_SECRET_ID":"${READ_ARN}"`);
+      expect(poll).not.toContain("evse-ops/prod/write");
+      expect(executor).toContain("evse-ops/prod/write");
+      expect(executor).not.toContain(READ_ARN);
+      statelessTemplate.hasResourceProperties("AWS::IAM::Policy", {
+        Roles: [{ Ref: logicalId(stateless.poller.pollFunction.role) }],
         PolicyDocument: {
           Statement: Match.arrayWith([
             {
@@ -169,7 +315,16 @@ describe("stateful stack", () => {
           ]),
         },
       });
-      expect(template).not.toContain("evse-ops/prod/write");
+      const mentions = Object.entries(statelessTemplate.toJSON().Resources as Record<string, Json>)
+        .filter(([, resource]) => JSON.stringify(resource).includes("evse-ops/prod/write"))
+        .map(([id]) => id)
+        .sort();
+      expect(mentions).toEqual(
+        [
+          logicalId(stateless.decommission.executorFunction.function),
+          logicalId(stateless.decommission.executorFunction.role.node.findChild("DefaultPolicy")),
+        ].sort(),
+      );
     });
 
     it("uses the read secret for writing too when shareOneSecret is set", () => {

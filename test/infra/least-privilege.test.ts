@@ -1,0 +1,449 @@
+/**
+ * Least privilege and safe defaults, proven on the synthesised templates of both stages: the
+ * checks walk every resource of a type, so a function or queue added later is held to them too.
+ */
+import { Match, type Template } from "aws-cdk-lib/assertions";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EXECUTION_REQUESTED_DETAIL_TYPE } from "../../infra/constructs/bus-publishing.js";
+import {
+  getAtt,
+  isObject,
+  type Json,
+  type JsonObject,
+  logicalId,
+  properties,
+  resolveCrossStack,
+  resourceOf,
+  type SynthesisedStage,
+  synthStage,
+} from "./helpers.js";
+
+function resourcesOf(template: Template, type: string): Array<[string, JsonObject]> {
+  const found: Record<string, Json> = template.findResources(type);
+  return Object.entries(found).flatMap(([id, resource]) =>
+    isObject(resource) ? [[id, resource] as [string, JsonObject]] : [],
+  );
+}
+
+function refOrGetAttId(value: Json | undefined): string | undefined {
+  if (!isObject(value)) return undefined;
+  if (typeof value.Ref === "string") return value.Ref;
+  const getAtt = value["Fn::GetAtt"];
+  return Array.isArray(getAtt) && typeof getAtt[0] === "string" ? getAtt[0] : undefined;
+}
+
+interface Grant {
+  readonly role: string;
+  readonly actions: string[];
+  readonly resources: Json[];
+  readonly condition: Json | undefined;
+}
+
+/** Every Allow statement of every IAM policy in the stateless stack, per role. */
+function grants(stage: SynthesisedStage): Grant[] {
+  const result: Grant[] = [];
+  for (const [, policy] of resourcesOf(stage.statelessTemplate, "AWS::IAM::Policy")) {
+    const props = resolveCrossStack(properties(policy), stage.statefulTemplate);
+    if (!isObject(props)) continue;
+    const roles = (Array.isArray(props.Roles) ? props.Roles : []).map(refOrGetAttId);
+    const document = props.PolicyDocument;
+    const statements =
+      isObject(document) && Array.isArray(document.Statement) ? document.Statement : [];
+    for (const statement of statements) {
+      if (!isObject(statement) || statement.Effect !== "Allow") continue;
+      const actions = [statement.Action].flat().filter((a): a is string => typeof a === "string");
+      const resources = [statement.Resource].flat().map((r) => r ?? null);
+      for (const role of roles) {
+        if (role !== undefined) {
+          result.push({ role, actions, resources, condition: statement.Condition });
+        }
+      }
+    }
+  }
+  return result;
+}
+
+/** The roles allowed to read the secret (whose resource is `secretRef`). */
+function readersOf(stage: SynthesisedStage, secretRef: Json): string[] {
+  const serialised = JSON.stringify(secretRef);
+  const readers = grants(stage)
+    .filter((grant) => grant.actions.includes("secretsmanager:GetSecretValue"))
+    .filter((grant) => grant.resources.some((r) => JSON.stringify(r) === serialised))
+    .map((grant) => grant.role);
+  return [...new Set(readers)].sort();
+}
+
+describe("least privilege and safe defaults", () => {
+  let dev: SynthesisedStage;
+  let prod: SynthesisedStage;
+
+  beforeAll(() => {
+    dev = synthStage("dev");
+    prod = synthStage("prod");
+  });
+
+  afterAll(() => {
+    dev?.cleanUp();
+    prod?.cleanUp();
+  });
+
+  const stages = () => [dev, prod];
+
+  /** The role of each function, by name. */
+  function roles(stage: SynthesisedStage) {
+    const { poller, decommission } = stage.stateless;
+    return {
+      poll: logicalId(poller.pollFunction.role),
+      api: logicalId(decommission.apiFunction.role),
+      executor: logicalId(decommission.executorFunction.role),
+      reconciler: logicalId(decommission.reconcilerFunction.role),
+      deadLetters: logicalId(decommission.deadLetterFunction.role),
+    };
+  }
+
+  describe("secrets", () => {
+    it("only the poll function reads the read-scoped secret", () => {
+      for (const stage of stages()) {
+        const secret = { Ref: logicalId(stage.stateful.readSecret) };
+        expect(readersOf(stage, secret)).toEqual([roles(stage).poll]);
+      }
+    });
+
+    it("only the executor reads the write-scoped secret", () => {
+      for (const stage of stages()) {
+        const secret = { Ref: logicalId(stage.stateful.writeSecret) };
+        expect(readersOf(stage, secret)).toEqual([roles(stage).executor]);
+      }
+    });
+
+    it("the API function reads no secret at all", () => {
+      for (const stage of stages()) {
+        const api = grants(stage).filter((grant) => grant.role === roles(stage).api);
+        expect(api.length).toBeGreaterThan(0);
+        for (const grant of api) {
+          expect(grant.actions.some((action) => action.startsWith("secretsmanager:"))).toBe(false);
+        }
+      }
+    });
+  });
+
+  describe("the executor's queue", () => {
+    it("no role may send to it: only the bus rule, through the queue policy", () => {
+      for (const stage of stages()) {
+        const queue = getAtt(stage.stateless.decommission.executionQueue);
+        const senders = grants(stage).filter(
+          (grant) =>
+            grant.actions.some((action) => action === "sqs:SendMessage" || action === "sqs:*") &&
+            grant.resources.some((r) => JSON.stringify(r) === JSON.stringify(queue)),
+        );
+        expect(senders).toEqual([]);
+
+        stage.statelessTemplate.hasResourceProperties("AWS::SQS::QueuePolicy", {
+          Queues: [{ Ref: logicalId(stage.stateless.decommission.executionQueue) }],
+          PolicyDocument: {
+            Statement: Match.arrayWith([
+              Match.objectLike({
+                Effect: "Allow",
+                Principal: { Service: "events.amazonaws.com" },
+                Condition: {
+                  ArnEquals: {
+                    "aws:SourceArn": getAtt(stage.stateless.decommission.executionRule),
+                  },
+                },
+              }),
+            ]),
+          },
+        });
+      }
+    });
+
+    it("only the API and the reconciler may publish the event the rule turns into a message", () => {
+      for (const stage of stages()) {
+        const publishers = grants(stage).filter((grant) =>
+          grant.actions.includes("events:PutEvents"),
+        );
+        const byRole = new Map<string, Json | undefined>();
+        for (const grant of publishers) {
+          // Every PutEvents grant is limited to the app's source and named detail-types.
+          expect(grant.condition, grant.role).toMatchObject({
+            "ForAllValues:StringEquals": {
+              "events:source": ["evse-ops"],
+              "events:detail-type": expect.any(Array),
+            },
+          });
+          byRole.set(grant.role, grant.condition);
+        }
+        const enqueuers = [...byRole]
+          .filter(([, condition]) =>
+            JSON.stringify(condition).includes(`"${EXECUTION_REQUESTED_DETAIL_TYPE}"`),
+          )
+          .map(([role]) => role)
+          .sort();
+        const { api, reconciler, poll } = roles(stage);
+
+        expect(byRole.has(poll)).toBe(true);
+        expect(enqueuers).toEqual([api, reconciler].sort());
+      }
+    });
+
+    it("the poller may publish only its change events", () => {
+      for (const stage of stages()) {
+        const poll = grants(stage).filter(
+          (grant) => grant.role === roles(stage).poll && grant.actions.includes("events:PutEvents"),
+        );
+        expect(poll.map((grant) => grant.condition)).toEqual([
+          {
+            "ForAllValues:StringEquals": {
+              "events:source": ["evse-ops"],
+              "events:detail-type": [
+                "EVSE Discovered",
+                "EVSE Status Changed",
+                "EVSE Connectivity Changed",
+                "EVSE Removed",
+              ],
+            },
+          },
+        ]);
+      }
+    });
+  });
+
+  describe("the decommission API", () => {
+    it("requires AWS_IAM on every method", () => {
+      for (const stage of stages()) {
+        const methods = resourcesOf(stage.statelessTemplate, "AWS::ApiGateway::Method");
+        expect(methods.length).toBeGreaterThan(0);
+        for (const [id, method] of methods) {
+          expect(properties(method).AuthorizationType, id).toBe("AWS_IAM");
+        }
+      }
+    });
+
+    it("admits only the deploying account by default, and explicitly denies everyone else", () => {
+      for (const stage of stages()) {
+        const api = resourceOf(stage.statelessTemplate, stage.stateless.decommission.api);
+        const root = {
+          "Fn::Join": [
+            "",
+            ["arn:", { Ref: "AWS::Partition" }, ":iam::", { Ref: "AWS::AccountId" }, ":root"],
+          ],
+        };
+        expect(properties(api).Policy).toEqual({
+          Version: "2012-10-17",
+          Statement: [
+            {
+              Sid: "AllowConfiguredAccounts",
+              Effect: "Allow",
+              Principal: { AWS: root },
+              Action: "execute-api:Invoke",
+              Resource: "execute-api:/*",
+            },
+            {
+              Sid: "DenyEveryoneElse",
+              Effect: "Deny",
+              Principal: { AWS: "*" },
+              Action: "execute-api:Invoke",
+              Resource: "execute-api:/*",
+              Condition: {
+                StringNotEquals: { "aws:PrincipalAccount": [{ Ref: "AWS::AccountId" }] },
+              },
+            },
+          ],
+        });
+      }
+    });
+  });
+
+  describe("IAM", () => {
+    it("grants Resource * only for X-Ray, which supports nothing narrower", () => {
+      for (const stage of stages()) {
+        const starGrants = grants(stage).filter((grant) => grant.resources.includes("*"));
+        expect(starGrants.length).toBeGreaterThan(0);
+        for (const grant of starGrants) {
+          expect(grant.actions.sort()).toEqual([
+            "xray:PutTelemetryRecords",
+            "xray:PutTraceSegments",
+          ]);
+        }
+      }
+    });
+
+    it("grants no action wildcard such as dynamodb:* or s3:Get*", () => {
+      for (const stage of stages()) {
+        for (const grant of grants(stage)) {
+          for (const action of grant.actions) expect(action, grant.role).not.toMatch(/\*/);
+        }
+      }
+    });
+
+    it("attaches an AWS managed policy only to API Gateway's account logging role", () => {
+      for (const stage of stages()) {
+        const withManaged = resourcesOf(stage.statelessTemplate, "AWS::IAM::Role").filter(
+          ([, role]) => properties(role).ManagedPolicyArns !== undefined,
+        );
+        expect(withManaged.map(([id]) => id)).toEqual([
+          logicalId(stage.stateless.decommission.api.node.findChild("CloudWatchRole")),
+        ]);
+        const [[, role] = ["", {}]] = withManaged;
+        expect(JSON.stringify(properties(role))).toContain(
+          "policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
+        );
+        expect(JSON.stringify(properties(role).AssumeRolePolicyDocument)).toContain(
+          "apigateway.amazonaws.com",
+        );
+      }
+    });
+  });
+
+  describe("queues", () => {
+    /** Queues some other resource sends its failures to. */
+    function deadLetterTargets(template: Template): Set<string> {
+      const targets = new Set<string>();
+      const add = (value: Json | undefined) => {
+        const id = refOrGetAttId(value);
+        if (id !== undefined) targets.add(id);
+      };
+      for (const [, queue] of resourcesOf(template, "AWS::SQS::Queue")) {
+        const redrive = properties(queue).RedrivePolicy;
+        if (isObject(redrive)) add(redrive.deadLetterTargetArn);
+      }
+      for (const [, config] of resourcesOf(template, "AWS::Lambda::EventInvokeConfig")) {
+        const destinations = properties(config).DestinationConfig;
+        const onFailure = isObject(destinations) ? destinations.OnFailure : undefined;
+        if (isObject(onFailure)) add(onFailure.Destination);
+      }
+      for (const [, schedule] of resourcesOf(template, "AWS::Scheduler::Schedule")) {
+        const target = properties(schedule).Target;
+        const dlq = isObject(target) ? target.DeadLetterConfig : undefined;
+        if (isObject(dlq)) add(dlq.Arn);
+      }
+      for (const [, rule] of resourcesOf(template, "AWS::Events::Rule")) {
+        const targets = properties(rule).Targets;
+        for (const target of Array.isArray(targets) ? targets : []) {
+          const dlq = isObject(target) ? target.DeadLetterConfig : undefined;
+          if (isObject(dlq)) add(dlq.Arn);
+        }
+      }
+      for (const [, mapping] of resourcesOf(template, "AWS::Lambda::EventSourceMapping")) {
+        const destinations = properties(mapping).DestinationConfig;
+        const onFailure = isObject(destinations) ? destinations.OnFailure : undefined;
+        if (isObject(onFailure)) add(onFailure.Destination);
+      }
+      return targets;
+    }
+
+    it("are all encrypted", () => {
+      for (const stage of stages()) {
+        const queues = resourcesOf(stage.statelessTemplate, "AWS::SQS::Queue");
+        expect(queues.length).toBeGreaterThan(0);
+        for (const [id, queue] of queues) {
+          const props = properties(queue);
+          expect(
+            props.SqsManagedSseEnabled === true || props.KmsMasterKeyId !== undefined,
+            id,
+          ).toBe(true);
+        }
+      }
+    });
+
+    it("all refuse requests that do not use TLS", () => {
+      for (const stage of stages()) {
+        const tlsOnly = new Set<string>();
+        for (const [, policy] of resourcesOf(stage.statelessTemplate, "AWS::SQS::QueuePolicy")) {
+          const props = properties(policy);
+          const document = props.PolicyDocument;
+          const statements =
+            isObject(document) && Array.isArray(document.Statement) ? document.Statement : [];
+          const denies = statements.some(
+            (s) =>
+              isObject(s) &&
+              s.Effect === "Deny" &&
+              JSON.stringify(s.Condition) === '{"Bool":{"aws:SecureTransport":"false"}}',
+          );
+          if (!denies) continue;
+          for (const queue of Array.isArray(props.Queues) ? props.Queues : []) {
+            const id = refOrGetAttId(queue);
+            if (id !== undefined) tlsOnly.add(id);
+          }
+        }
+        for (const [id] of resourcesOf(stage.statelessTemplate, "AWS::SQS::Queue")) {
+          expect(tlsOnly.has(id), id).toBe(true);
+        }
+      }
+    });
+
+    it("each either is a dead-letter queue of something or has one", () => {
+      for (const stage of stages()) {
+        const targets = deadLetterTargets(stage.statelessTemplate);
+        for (const [id, queue] of resourcesOf(stage.statelessTemplate, "AWS::SQS::Queue")) {
+          const hasDeadLetterQueue = isObject(properties(queue).RedrivePolicy);
+          expect(hasDeadLetterQueue || targets.has(id), id).toBe(true);
+          // A dead-letter queue needs no dead-letter queue of its own; no queue is both.
+          expect(hasDeadLetterQueue && targets.has(id), id).toBe(false);
+        }
+      }
+    });
+  });
+
+  describe("functions", () => {
+    it("all run on arm64 with a stated timeout of at most 15 minutes", () => {
+      for (const stage of stages()) {
+        const functions = resourcesOf(stage.statelessTemplate, "AWS::Lambda::Function");
+        expect(functions.length).toBeGreaterThan(0);
+        for (const [id, fn] of functions) {
+          const props = properties(fn);
+          expect(props.Architectures, id).toEqual(["arm64"]);
+          expect(typeof props.Timeout, id).toBe("number");
+          expect(Number(props.Timeout), id).toBeLessThanOrEqual(900);
+        }
+      }
+    });
+
+    it("all log to their own log group, with the stage's bounded retention", () => {
+      for (const [stage, days] of [
+        [dev, 14],
+        [prod, 90],
+      ] as const) {
+        const template = stage.statelessTemplate;
+        const logGroups = new Map(resourcesOf(template, "AWS::Logs::LogGroup"));
+        const used = new Set<string>();
+        for (const [id, fn] of resourcesOf(template, "AWS::Lambda::Function")) {
+          const logging = properties(fn).LoggingConfig;
+          const group = refOrGetAttId(isObject(logging) ? logging.LogGroup : undefined);
+          expect(group, id).toBeDefined();
+          const resource = group === undefined ? undefined : logGroups.get(group);
+          expect(resource, id).toBeDefined();
+          if (resource !== undefined) {
+            expect(properties(resource).RetentionInDays, id).toBe(days);
+          }
+          if (group !== undefined) {
+            expect(used.has(group), `${id} shares a log group`).toBe(false);
+            used.add(group);
+          }
+        }
+        for (const [id, group] of logGroups) {
+          expect(properties(group).RetentionInDays, id).toBe(days);
+        }
+      }
+    });
+  });
+
+  describe("state table", () => {
+    it("has point-in-time recovery in every stage and deletion protection in prod", () => {
+      for (const [stage, protectedFromDeletion] of [
+        [dev, false],
+        [prod, true],
+      ] as const) {
+        stage.statefulTemplate.hasResourceProperties("AWS::DynamoDB::GlobalTable", {
+          Replicas: [
+            {
+              Region: { Ref: "AWS::Region" },
+              DeletionProtectionEnabled: protectedFromDeletion,
+              PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+            },
+          ],
+        });
+      }
+    });
+  });
+});
