@@ -183,7 +183,7 @@ export interface ExecutionRequestedEvent extends BusEvent, ExecutionMessage {}
 
 /**
  * The execution queue as seen from AWS: an `EVSE Decommission Execution Requested` event on the
- * bus, which a rule delivers to the executor's SQS queue (see docs/decommission-infra-notes.md).
+ * bus, which a rule delivers to the executor's SQS queue (see infra/constructs/decommission-api.ts).
  * The API and the reconciler need no SQS permissions, and the bus archive records every enqueue.
  */
 export class BusExecutionQueue implements ExecutionQueue {

@@ -135,7 +135,7 @@ export const PROBLEM_TYPES: readonly string[] = [
     "method-not-allowed",
     "unauthenticated",
     "internal-error",
-    // Answered by API Gateway itself (Gateway Responses), see docs/decommission-infra-notes.md.
+    // Answered by API Gateway itself (Gateway Responses), see infra/constructs/decommission-api.ts.
     "throttled",
   ]),
 ].map((slug) => TYPE_BASE + slug);

@@ -90,7 +90,7 @@ const TABLE_THROTTLE_METRICS = ["ReadThrottleEvents", "WriteThrottleEvents"] as 
 
 /**
  * One dashboard and every alarm of a stage. Each alarm is named `evse-ops-<stage>-<slug>`, has a
- * runbook entry under that slug in docs/operations.md, and notifies the alarm topic when it
+ * runbook entry under that slug in the README, and notifies the alarm topic when it
  * fires and when it clears.
  *
  * The functions' own metrics come from Powertools EMF in the namespace EvseOps with the dimension
@@ -137,7 +137,7 @@ export class Monitoring extends Construct {
     });
     this.dashboard.addWidgets(
       new TextWidget({
-        markdown: `# evse-ops ${props.stage}\nAlarms notify the alarm topic; each has a runbook entry in docs/operations.md under its name.`,
+        markdown: `# evse-ops ${props.stage}\nAlarms notify the alarm topic; each has a runbook entry in the README (Runbook) under its name.`,
         width: 24,
         height: 2,
       }),
@@ -515,7 +515,7 @@ export class Monitoring extends Construct {
     if (this.alarms.has(slug)) throw new Error(`Monitoring: two alarms named ${slug}`);
     const alarm = new Alarm(this, `Alarm-${slug}`, {
       alarmName: `${this.prefix}-${slug}`,
-      alarmDescription: `${options.description} Runbook: docs/operations.md, "${slug}".`,
+      alarmDescription: `${options.description} Runbook: README.md, section Runbook, "${slug}".`,
       metric: options.metric,
       threshold: options.threshold,
       comparisonOperator:

@@ -2,7 +2,7 @@ import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { proxyEvent } from "../../local/api-gateway-event.js";
 
-/** The environment each Lambda gets from the stack (see docs/decommission-infra-notes.md). */
+/** The environment each Lambda gets from the stack (see infra/constructs/decommission-api.ts). */
 const ENV = {
   AWS_REGION: "eu-west-2",
   TABLE_NAME: "evse-ops-test",

@@ -109,7 +109,7 @@ describe("monitoring", () => {
         for (const [name, props] of alarmsByName(stage)) {
           expect(props.AlarmActions, name).toEqual([topic]);
           expect(props.OKActions, name).toEqual([topic]);
-          expect(props.AlarmDescription, name).toMatch(/Runbook: docs\/operations\.md/);
+          expect(props.AlarmDescription, name).toMatch(/Runbook: README\.md, section Runbook/);
         }
       }
     });
@@ -225,8 +225,10 @@ describe("monitoring", () => {
     });
   });
 
-  it("each have a runbook entry under their name in docs/operations.md", () => {
-    const runbook = readFileSync(join(REPO_ROOT, "docs/operations.md"), "utf8");
+  it("each have a runbook entry under their name in the README", () => {
+    const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
+    const runbook = readme.slice(readme.indexOf("\n## Runbook\n"));
+    expect(runbook).not.toBe("");
     const headings = runbook.split("\n").filter((line) => line.startsWith("### "));
     for (const slug of dev.stateless.monitoring.alarms.keys()) {
       const entry = headings.find((heading) =>
