@@ -4,7 +4,7 @@ import type { DeviceStore, EventPublisher } from "../../functions/ports.js";
 import { seededRandom } from "../../local/manual-clock.js";
 import { RecordingPublisher } from "../../local/recording-publisher.js";
 import { useDynalite } from "../support/dynamo.js";
-import { startPollHarness, storeWith } from "../support/poll-harness.js";
+import { silentLogger, startPollHarness, storeWith } from "../support/poll-harness.js";
 
 const dynamo = useDynalite();
 let harness: Awaited<ReturnType<typeof startPollHarness>> | undefined;
@@ -240,6 +240,29 @@ describe("removals", () => {
     do run = await harness.poll(5 * MINUTE);
     while (!run.sweepComplete);
     expect(removed()).toEqual([gone]);
+  });
+});
+
+describe("ids out of ascending order", () => {
+  it("are logged loudly, and the sweep removes nothing it cannot prove gone", async () => {
+    const errors: string[] = [];
+    harness = await startPollHarness(dynamo, {
+      simulator: { fleetSize: 250 },
+      logger: { ...silentLogger, error: (message) => void errors.push(message) },
+    });
+    await harness.poll();
+    const fleet = harness.sim.fleet.list();
+    const gone = fleet[30]?.id ?? "";
+    harness.sim.fleet.remove(gone);
+    // The second page's first item arrives with an id below everything already listed.
+    const intruder = fleet[101]?.id ?? "";
+    harness.sim.fleet.update(intruder, { rawOverride: { id: `evse${"0".repeat(25)}1` } });
+    harness.clock.advance(MINUTE);
+    const run = await harness.poll();
+    expect(run.sweepComplete).toBe(true);
+    expect(errors.some((message) => /out of ascending order/.test(message))).toBe(true);
+    expect(harness.publisher.events.filter((e) => e.type === "EVSE Removed")).toEqual([]);
+    expect((await harness.devices.get(gone))?.lifecycle).toBe("active");
   });
 });
 
