@@ -467,15 +467,18 @@ class PollRun {
     return published;
   }
 
-  /** Saves the checkpoint under the lease; the ledger catches up alongside. */
+  /**
+   * Saves the checkpoint under the lease. The ledger record follows it rather than racing it,
+   * so the one write the next page waits for has the table to itself.
+   */
   private async saveCheckpoint(next: SweepCheckpoint): Promise<boolean> {
-    this.recordRequests();
     const saved = await this.deps.sweeps.commit(
       this.settings.runId,
       this.deps.clock.now(),
       next,
       this.deps.api.rateLimit?.limit ?? this.rateLimitLimit,
     );
+    this.recordRequests();
     if (saved) this.checkpoint = next;
     return saved;
   }
