@@ -159,6 +159,61 @@ export function createExecutor(
   };
 }
 
+/** What the executor Lambda needs per SQS record; the handler supplies the AWS parts. */
+export interface ExecutionRecord {
+  messageId: string;
+  receiptHandle: string;
+  body: string;
+  eventSourceARN: string;
+  receiveCount: number;
+}
+
+/**
+ * Runs a batch of execution messages and returns the ids SQS must redeliver.
+ * 1. An unreadable message fails on purpose: it ends in the dead-letter queue, where it is seen.
+ * 2. A retry verdict first moves the message's next delivery to exactly its delay (Retry-After
+ *    or backoff), then reports the record failed so SQS redelivers it then.
+ * 3. A message whose delay could not be set is still reported: it comes back after the queue's
+ *    visibility timeout, later than asked but never lost.
+ */
+export async function executeRecords(
+  records: readonly ExecutionRecord[],
+  deps: {
+    executor: Executor;
+    delay: (queueArn: string, receiptHandle: string, delayMs: number) => Promise<void>;
+    logger: Logger;
+    onVerdict?: (verdict: Verdict | undefined) => void;
+  },
+): Promise<string[]> {
+  const redeliver: string[] = [];
+  for (const record of records) {
+    try {
+      const message = parseExecutionMessage(record.body);
+      const verdict = message
+        ? await deps.executor.execute(message, record.receiveCount)
+        : undefined;
+      deps.logger.info("execution message handled", { messageId: record.messageId, verdict });
+      deps.onVerdict?.(verdict);
+      if (verdict?.kind === "done") continue;
+      if (verdict?.kind === "retry") {
+        await deps
+          .delay(record.eventSourceARN, record.receiptHandle, verdict.delayMs)
+          .catch((error: unknown) =>
+            deps.logger.warn("could not delay the retry; the queue's visibility timeout applies", {
+              messageId: record.messageId,
+              error: error instanceof Error ? error.name : String(error),
+            }),
+          );
+      }
+      redeliver.push(record.messageId);
+    } catch (error) {
+      deps.logger.error("execution message failed", { messageId: record.messageId, error });
+      redeliver.push(record.messageId);
+    }
+  }
+  return redeliver;
+}
+
 export interface Reconciler {
   run(): Promise<ReconcileSummary>;
   /** A message the queue dead-lettered: its request fails (unless it already ended). */

@@ -23,6 +23,7 @@ import {
   resolveCrossStack,
   resourceOf,
   type SynthesisedStage,
+  statementsOfRole,
   synthStage,
 } from "./helpers.js";
 
@@ -193,6 +194,25 @@ describe("decommission API", () => {
         FunctionResponseTypes: ["ReportBatchItemFailures"],
         ScalingConfig: { MaximumConcurrency: 2 },
       });
+    });
+
+    it("lets the executor move a retry's next delivery on its own queue", () => {
+      const { decommission } = dev.stateless;
+      const role = decommission.executorFunction.function.role;
+      if (!role) throw new Error("the executor has no role");
+      const statements = statementsOfRole(
+        dev.statelessTemplate,
+        logicalId(role),
+        dev.statefulTemplate,
+      );
+      const queue = JSON.stringify(getAtt(decommission.executionQueue));
+      expect(
+        statements.some(
+          (statement) =>
+            statement.actions.includes("sqs:ChangeMessageVisibility") &&
+            statement.resources.map((r) => JSON.stringify(r)).includes(queue),
+        ),
+      ).toBe(true);
     });
 
     it("hides a message for six executor timeouts and dead-letters it after 30 receives", () => {
