@@ -6,8 +6,9 @@
  */
 import { EnvironmentSecretSource } from "../functions/adapters/secrets/environment-secret-source.js";
 import { loadPollEnvironment, type PollEnvironment } from "../functions/config.js";
-import { systemClock } from "../functions/lib/clock.js";
-import type { Clock, SecretSource } from "../functions/ports.js";
+import { systemClock, systemRandom } from "../functions/lib/clock.js";
+import { createPoller } from "../functions/poll-runtime.js";
+import type { Clock, EventPublisher, Logger, SecretSource } from "../functions/ports.js";
 import { createTable, localDynamoClients, startDynalite } from "./dynamodb.js";
 import { OffsetClock } from "./manual-clock.js";
 import { startSimulator } from "./simulator/index.js";
@@ -35,6 +36,8 @@ export interface LocalEnvironment {
   clock: Clock;
   simulator: Simulator | undefined;
   dynamoEndpoint: string;
+  /** The poll as the Lambda composes it, over this environment. */
+  createPoller(publisher: EventPublisher, logger: Logger): ReturnType<typeof createPoller>;
   close(): Promise<void>;
 }
 
@@ -100,6 +103,16 @@ export async function startLocalEnvironment(
       clock,
       simulator,
       dynamoEndpoint,
+      createPoller: (publisher, logger) =>
+        createPoller({
+          config,
+          secrets,
+          documents,
+          publisher,
+          clock,
+          random: systemRandom,
+          logger,
+        }),
       close: async () => {
         for (const close of closers.reverse()) await close();
       },

@@ -9,8 +9,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
-import { systemRandom } from "../functions/lib/clock.js";
-import { createPoller, pollFailed } from "../functions/poll-runtime.js";
+import { pollFailed } from "../functions/poll-runtime.js";
 import { startLocalEnvironment } from "./environment.js";
 import { RecordingPublisher } from "./recording-publisher.js";
 import { stderrLogger } from "./stderr-logger.js";
@@ -33,15 +32,7 @@ try {
   const publisher = new RecordingPublisher((event) =>
     logger.info("change", { type: event.type, evseId: event.evseId, eventId: event.eventId }),
   );
-  const poller = createPoller({
-    config: local.config,
-    secrets: local.secrets,
-    documents: local.documents,
-    publisher,
-    clock: local.clock,
-    random: systemRandom,
-    logger,
-  });
+  const poller = local.createPoller(publisher, logger);
   const summary = await poller.poll({
     runId: randomUUID(),
     timeLimitMs: Number(values["time-limit-seconds"]) * 1000,

@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import type { ChangeEvent } from "../functions/core/device-state.js";
 import type { PollSummary } from "../functions/core/poll.js";
 import { systemRandom } from "../functions/lib/clock.js";
-import { createPoller, pollFailed } from "../functions/poll-runtime.js";
+import { pollFailed } from "../functions/poll-runtime.js";
 import { startDecommissionService } from "./decommission-service.js";
 import { startLocalEnvironment } from "./environment.js";
 import { OffsetClock } from "./manual-clock.js";
@@ -58,15 +58,7 @@ const local = await startLocalEnvironment({
 });
 
 const publisher = new RecordingPublisher(printChange);
-const poller = createPoller({
-  config: local.config,
-  secrets: local.secrets,
-  documents: local.documents,
-  publisher,
-  clock: local.clock,
-  random: systemRandom,
-  logger,
-});
+const poller = local.createPoller(publisher, logger);
 
 console.log("evse-ops sandbox is running (Ctrl-C stops it)");
 if (local.simulator) {

@@ -245,7 +245,7 @@ function changeEvent(
  * new samples meanwhile; if its status changed again, the new change gets a new id instead of
  * hiding behind the old one.
  */
-export function eventIdFor(type: ChangeType, state: DeviceState): string {
+function eventIdFor(type: ChangeType, state: DeviceState): string {
   const content =
     type === "EVSE Status Changed"
       ? STATUS_FIELDS.map((field) => String(state[field])).join("|")

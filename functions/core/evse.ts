@@ -27,6 +27,3 @@ export interface Evse {
   latestStatusLog?: StatusLog | null | undefined;
   latestStatusLogUrl?: string | undefined;
 }
-
-/** `evse` followed by a 26-character ULID (Crockford base32, upper case). */
-export const EVSE_ID_PATTERN = /^evse[0-9A-HJKMNP-TV-Z]{26}$/;
