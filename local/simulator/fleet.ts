@@ -10,6 +10,8 @@ const MINUTE_MS = 60_000;
 export const REPORT_INTERVAL_MS = 60_000;
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
+/** The seeded fleet's ids date from the two years before this. */
+const FLEET_INSTALLED_BY = Date.parse("2025-06-01T00:00:00Z");
 const MIN_RATE_WATTS = 1400;
 const MAX_RATE_WATTS = 22_000;
 
@@ -251,14 +253,16 @@ export class Fleet implements SimFleet {
     this.#evolveRandom = seedStream(this.#seed, 4);
     this.#ids = new UlidSequence(this.#buildRandom);
 
-    // Ids spread over the two years before now, as a fleet installed over time would be.
+    // Ids spread over the two years before a fixed date, as a fleet installed over time would
+    // be. Fixed rather than "now", so one seed gives the same ids at every start and the
+    // sandbox's persisted state still matches its fleet after a restart.
     const span = 2 * 365 * DAY_MS;
     const averageStep = this.#initialSize > 0 ? span / this.#initialSize : 0;
-    let idTime = this.#createdAt - span;
+    let idTime = FLEET_INSTALLED_BY - span;
     const random = this.#buildRandom;
     for (let i = 0; i < this.#initialSize; i++) {
       if (random() >= 0.15) idTime += Math.floor(random() * 2 * averageStep);
-      const id = this.#ids.next(Math.min(idTime, this.#createdAt - 1));
+      const id = this.#ids.next(Math.min(idTime, FLEET_INSTALLED_BY - 1));
       const device = this.#makeDevice(id, now, {}, this.#createdAt);
       this.#devices.push(device);
     }

@@ -90,6 +90,32 @@ describe("DynamoSweepStore", () => {
   });
 });
 
+describe("a checkpoint saved by an older version", () => {
+  it("gets the fields it lacks with their fresh values", async () => {
+    const tableName = await dynamo.freshTable();
+    const { UpdateCommand } = await import("@aws-sdk/lib-dynamodb");
+    await dynamo.documents.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: { pk: "POLL", sk: "SWEEP" },
+        UpdateExpression: "SET checkpoint = :old",
+        ExpressionAttributeValues: {
+          ":old": { sweepId: "s1", startedAt: "t", next: "page-3", lastId: null, pages: 2 },
+        },
+      }),
+    );
+    const state = await new DynamoSweepStore(dynamo.documents, tableName).acquire("run", 1, 10);
+    expect(state?.checkpoint).toMatchObject({
+      sweepId: "s1",
+      next: "page-3",
+      pages: 2,
+      pending: [],
+      vanished: [],
+      listingComplete: false,
+    });
+  });
+});
+
 describe("DynamoRequestLedger", () => {
   it("sums the minutes since a time, counting the whole first minute", async () => {
     const ledger = new DynamoRequestLedger(dynamo.documents, await dynamo.freshTable());

@@ -31,9 +31,13 @@ export class DynamoSweepStore implements SweepStore {
           ReturnValues: "ALL_NEW",
         }),
       );
-      const checkpoint =
-        (Attributes.checkpoint as SweepCheckpoint | undefined) ??
-        freshCheckpoint(`${new Date(now).toISOString()}/${owner}`, new Date(now).toISOString());
+      const stored = Attributes.checkpoint as Partial<SweepCheckpoint> | undefined;
+      const startedAt = stored?.startedAt ?? new Date(now).toISOString();
+      // Fields a checkpoint saved by an older version lacks take their fresh values.
+      const checkpoint: SweepCheckpoint = {
+        ...freshCheckpoint(stored?.sweepId ?? `${startedAt}/${owner}`, startedAt),
+        ...stored,
+      };
       return {
         checkpoint,
         lastCompletedAt: (Attributes.lastCompletedAt as string | undefined) ?? null,
