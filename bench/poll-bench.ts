@@ -3,12 +3,16 @@
  * ev.energy with 20 ms added latency per request, the simulator and the embedded DynamoDB each in
  * a process of their own, the poll in this one. Sweep 1 discovers the fleet; then about 5% of
  * devices change and sweep 2, the steady state, is measured. The rate-limit budget is off.
+ * Then, side by side in the same run, two bare cursor chains with the same client: the listing
+ * alone, and the listing with one checkpoint write before each next page (the least any run
+ * that re-reads at most one page after dying can take).
  *
  * Prints a table, then one JSON line with the figures of sweep 2.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
+import { DynamoSweepStore } from "../functions/adapters/dynamodb/sweep-store.js";
 import { loadPollEnvironment } from "../functions/config.js";
 import type { PollSummary } from "../functions/core/poll.js";
 import { systemClock, systemRandom } from "../functions/lib/clock.js";
@@ -167,6 +171,29 @@ let listedPages = 0;
 for await (const _page of poller.api.listEvses()) listedPages += 1;
 const listingOnlyMs = Math.round(performance.now() - started);
 
+// Side by side, the least a run can take while keeping "a run that dies re-reads at most one
+// page": the same chain, with one checkpoint (the poll's own conditional write under the lease)
+// saved before each next page is requested.
+const sweeps = new DynamoSweepStore(documents, dynamo.tableName);
+const chainOwner = "bench-chain";
+const lease = await sweeps.acquire(chainOwner, systemClock.now(), 30 * 60_000);
+if (!lease) throw new Error("the sweep lease is still held");
+let chainCheckpoint = lease.checkpoint;
+const chainStarted = performance.now();
+for await (const page of poller.api.listEvses()) {
+  chainCheckpoint = {
+    ...chainCheckpoint,
+    next: page.next ?? null,
+    lastId: page.evses.at(-1)?.id ?? chainCheckpoint.lastId,
+    pages: chainCheckpoint.pages + 1,
+  };
+  if (!(await sweeps.commit(chainOwner, systemClock.now(), chainCheckpoint, null))) {
+    throw new Error("lost the sweep lease");
+  }
+}
+const checkpointedChainMs = Math.round(performance.now() - chainStarted);
+await sweeps.release(chainOwner);
+
 console.log(`poll benchmark: ${fleet} EVSEs, ${latencyMs} ms added per request, budget off`);
 console.table([discovery, steady].map(({ sweep, ...figures }) => ({ sweep, ...figures })));
 console.log(
@@ -176,6 +203,10 @@ console.log(
 console.log(
   `listing alone (client only, no DynamoDB): ${listedPages} pages in ${listingOnlyMs} ms` +
     ` = ${(listingOnlyMs / (listedPages * latencyMs)).toFixed(2)} × floor`,
+);
+console.log(
+  `listing with one checkpoint write before each next page: ${checkpointedChainMs} ms` +
+    ` = ${(checkpointedChainMs / (listedPages * latencyMs)).toFixed(2)} × floor`,
 );
 console.log(
   JSON.stringify({
@@ -192,6 +223,8 @@ console.log(
     ratio: steady.ratio,
     listingOnlyMs,
     ratioToListingOnly: Math.round((steady.wallMs / listingOnlyMs) * 100) / 100,
+    checkpointedChainMs,
+    ratioToCheckpointedChain: Math.round((steady.wallMs / checkpointedChainMs) * 100) / 100,
     discoveryRequests: discovery.requests,
     discoveryRatio: discovery.ratio,
     peakRssMb,

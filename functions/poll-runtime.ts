@@ -11,7 +11,15 @@ import { AccessTokenProvider, defaultTokenUrl } from "./adapters/ev-energy/crede
 import type { PollEnvironment } from "./config.js";
 import { type PollSummary, runPoll } from "./core/poll.js";
 import { RequestTally } from "./lib/request-tally.js";
-import type { Clock, DeviceStore, EventPublisher, Logger, Random, SecretSource } from "./ports.js";
+import type {
+  Clock,
+  DeviceStore,
+  EventPublisher,
+  Logger,
+  Random,
+  SecretSource,
+  SweepStore,
+} from "./ports.js";
 
 export interface PollRuntimeParts {
   config: PollEnvironment;
@@ -25,6 +33,8 @@ export interface PollRuntimeParts {
   budgetEnabled?: boolean;
   /** Decorates the device store (tests race or crash writes through it). */
   wrapDevices?: (store: DeviceStore) => DeviceStore;
+  /** Decorates the sweep store (tests crash a checkpoint write through it). */
+  wrapSweeps?: (store: SweepStore) => SweepStore;
 }
 
 export interface PollRequest {
@@ -66,7 +76,9 @@ export function createPoller(parts: PollRuntimeParts) {
     devices: (parts.wrapDevices ?? ((store) => store))(
       new DynamoDeviceStore(parts.documents, config.TABLE_NAME),
     ),
-    sweeps: new DynamoSweepStore(parts.documents, config.TABLE_NAME),
+    sweeps: (parts.wrapSweeps ?? ((store) => store))(
+      new DynamoSweepStore(parts.documents, config.TABLE_NAME),
+    ),
     ledger: new DynamoRequestLedger(parts.documents, config.TABLE_NAME),
     publisher: parts.publisher,
     clock,

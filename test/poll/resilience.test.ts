@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { ChangeEvent } from "../../functions/core/device-state.js";
-import type { DeviceStore, EventPublisher } from "../../functions/ports.js";
+import type { DeviceStore, EventPublisher, SweepStore } from "../../functions/ports.js";
 import { seededRandom } from "../../local/manual-clock.js";
 import { RecordingPublisher } from "../../local/recording-publisher.js";
 import { useDynalite } from "../support/dynamo.js";
@@ -19,12 +19,15 @@ const TIME_LIMIT = 240_000;
 const LEASE = TIME_LIMIT + MINUTE;
 const never = <T>() => new Promise<T>(() => undefined);
 
+type KillOp = "read" | "publish" | "checkpoint" | "put";
+
 /**
- * Wraps the device store and the publisher so that, at a chosen operation of a chosen page, the
- * run "dies": that operation and every later one never completes, like a killed Lambda. Nothing
- * after it runs (no checkpoint, no ledger, no lease release).
+ * Wraps the device store, the sweep store and the publisher so that, at a chosen operation of a
+ * chosen page, the run "dies": that operation and every later one never completes, like a killed
+ * Lambda. Nothing after it runs (no further checkpoint, no ledger, no lease release). A
+ * checkpoint write the run dies in may have landed or not (`landed`).
  */
-function killAt(point: { page: number; op: "read" | "publish" | "put"; nth: number }) {
+function killAt(point: { page: number; op: KillOp; nth: number; landed: boolean }) {
   let page = -1;
   let count = 0;
   let dead = false;
@@ -32,7 +35,7 @@ function killAt(point: { page: number; op: "read" | "publish" | "put"; nth: numb
   const died = new Promise<void>((resolve) => {
     die = resolve;
   });
-  const step = (op: typeof point.op) => {
+  const step = (op: KillOp) => {
     if (dead) return true;
     // The poll reads each page's stored range once, as it starts fetching the page.
     if (op === "read") {
@@ -56,6 +59,17 @@ function killAt(point: { page: number; op: "read" | "publish" | "put"; nth: numb
       readRange: (range) => (dead ? never() : store.readRange(range)),
       get: (id) => (dead ? never() : store.get(id)),
       put: (state, expected) => (step("put") ? never() : store.put(state, expected)),
+    }),
+    sweeps: (store: SweepStore): SweepStore => ({
+      acquire: (owner, now, leaseMs) => (dead ? never() : store.acquire(owner, now, leaseMs)),
+      commit: (owner, now, checkpoint, limit) => {
+        if (!step("checkpoint")) return store.commit(owner, now, checkpoint, limit);
+        return point.landed
+          ? store.commit(owner, now, checkpoint, limit).then(() => never<boolean>())
+          : never();
+      },
+      completeSweep: (owner, now, next) => (dead ? never() : store.completeSweep(owner, now, next)),
+      release: (owner) => (dead ? never() : store.release(owner)),
     }),
     publisher: (inner: EventPublisher): EventPublisher => ({
       publish: (events) => (step("publish") ? never() : inner.publish(events)),
@@ -90,12 +104,16 @@ describe("a poll killed at a random page", () => {
   it.for(seeds)("seed %i: later runs finish the sweep, nothing lost or doubled", async (seed) => {
     const random = seededRandom(seed);
     const pages = 11;
-    const op = (["read", "publish", "put"] as const)[Math.floor(random() * 3)] ?? "put";
-    // Each page has one range read and one publish, and some ten writes to die in the middle of.
+    // Five seeds for each kind of operation; where in the sweep is the seed's draw.
+    const ops = ["read", "publish", "checkpoint", "put"] as const;
+    const op = ops[seed % ops.length] ?? "put";
+    // Each page has one range read, one publish and one checkpoint, and some ten writes to die
+    // in the middle of.
     const point = {
       page: Math.floor(random() * pages),
       op,
       nth: op === "put" ? Math.floor(random() * 3) : 0,
+      landed: random() < 0.5,
     };
     const killer = killAt(point);
     const recorder = new RecordingPublisher();
@@ -109,6 +127,16 @@ describe("a poll killed at a random page", () => {
           readRange: (range) => (armed ? killing.readRange(range) : store.readRange(range)),
           get: (id) => (armed ? killing.get(id) : store.get(id)),
           put: (s, v) => (armed ? killing.put(s, v) : store.put(s, v)),
+        };
+      },
+      wrapSweeps: (store) => {
+        const killing = killer.sweeps(store);
+        return {
+          acquire: (o, n, l) => (armed ? killing.acquire(o, n, l) : store.acquire(o, n, l)),
+          commit: (o, n, c, l) => (armed ? killing.commit(o, n, c, l) : store.commit(o, n, c, l)),
+          completeSweep: (o, n, c) =>
+            armed ? killing.completeSweep(o, n, c) : store.completeSweep(o, n, c),
+          release: (o) => (armed ? killing.release(o) : store.release(o)),
         };
       },
       publisher: {

@@ -2,7 +2,7 @@ import { DynamoDeviceStore } from "../../functions/adapters/dynamodb/device-stor
 import { loadPollEnvironment } from "../../functions/config.js";
 import type { PollSummary } from "../../functions/core/poll.js";
 import { createPoller } from "../../functions/poll-runtime.js";
-import type { DeviceStore, EventPublisher, Logger } from "../../functions/ports.js";
+import type { DeviceStore, EventPublisher, Logger, SweepStore } from "../../functions/ports.js";
 import { ManualClock, seededRandom } from "../../local/manual-clock.js";
 import { RecordingPublisher } from "../../local/recording-publisher.js";
 import { startSimulator } from "../../local/simulator/index.js";
@@ -23,6 +23,8 @@ export interface PollHarnessOptions {
   logger?: Logger;
   /** Wraps the device store, e.g. to race or crash a write. */
   wrapDevices?: (store: DeviceStore) => DeviceStore;
+  /** Wraps the sweep store, e.g. to crash a checkpoint write. */
+  wrapSweeps?: (store: SweepStore) => SweepStore;
   publisher?: EventPublisher;
 }
 
@@ -64,6 +66,7 @@ export async function startPollHarness(
       logger: options.logger ?? silentLogger,
       ...(options.budgetEnabled === undefined ? {} : { budgetEnabled: options.budgetEnabled }),
       ...(options.wrapDevices ? { wrapDevices: options.wrapDevices } : {}),
+      ...(options.wrapSweeps ? { wrapSweeps: options.wrapSweeps } : {}),
     });
   let poller = coldStart();
 
