@@ -477,13 +477,19 @@ export class SimulatorServer implements Simulator {
     return { bucket: issued.bucket, principal: issued };
   }
 
+  /** HTTP Basic client authentication: id and secret form-encoded first (RFC 6749 §2.3.1). */
   #basicCredentials(authorization: string): [string, string] | undefined {
     const match = /^Basic\s+(\S+)\s*$/i.exec(authorization);
     if (match === null) return undefined;
     const decoded = Buffer.from(match[1] ?? "", "base64").toString("utf8");
     const colon = decoded.indexOf(":");
     if (colon < 0) return undefined;
-    return [decoded.slice(0, colon), decoded.slice(colon + 1)];
+    try {
+      const formDecode = (part: string) => decodeURIComponent(part.replaceAll("+", " "));
+      return [formDecode(decoded.slice(0, colon)), formDecode(decoded.slice(colon + 1))];
+    } catch {
+      return undefined;
+    }
   }
 
   #takeScripted(route: RouteName): ScriptedFault | undefined {

@@ -91,6 +91,29 @@ describe("listing complete fleets", () => {
   );
 });
 
+describe("client credentials with reserved characters", () => {
+  it("are form-encoded inside HTTP Basic and accepted (RFC 6749 §2.3.1)", async () => {
+    const clock = new ManualClock();
+    const credentials = { clientId: "fleet:app", clientSecret: "p@ss:w/rd+ =%?&é" };
+    const sim = await startSimulator({
+      fleetSize: 5,
+      clock,
+      clients: [{ ...credentials, scopes: ["evse:read"] }],
+    });
+    try {
+      const secret = JSON.stringify({
+        client_id: credentials.clientId,
+        client_secret: credentials.clientSecret,
+      });
+      const { client } = harness(sim, clock, { secret });
+      expect(ids(await listAll(client))).toHaveLength(5);
+      expect(tokenRequests(sim)).toBe(1);
+    } finally {
+      await sim.close();
+    }
+  });
+});
+
 describe("EvEnergyClient against the simulator", () => {
   const clock = new ManualClock();
   let sim: Simulator;
