@@ -11,7 +11,7 @@ import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 import { pollFailed } from "../functions/poll-runtime.js";
 import { startLocalEnvironment } from "./environment.js";
-import { RecordingPublisher } from "./recording-publisher.js";
+import { feedPublisher } from "./recording-publisher.js";
 import { stderrLogger } from "./stderr-logger.js";
 
 const { values } = parseArgs({
@@ -29,7 +29,7 @@ const local = await startLocalEnvironment({
 });
 let failed = true;
 try {
-  const publisher = new RecordingPublisher((event) =>
+  const publisher = feedPublisher((event) =>
     logger.info("change", { type: event.type, evseId: event.evseId, eventId: event.eventId }),
   );
   const poller = local.createPoller(publisher, logger);

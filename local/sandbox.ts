@@ -8,6 +8,7 @@
  */
 import { mkdir, rm } from "node:fs/promises";
 import { parseArgs } from "node:util";
+import type { DecommissionEvent } from "../functions/core/decommission/model.js";
 import type { ChangeEvent } from "../functions/core/device-state.js";
 import type { PollSummary } from "../functions/core/poll.js";
 import { systemRandom } from "../functions/lib/clock.js";
@@ -15,7 +16,7 @@ import { pollFailed } from "../functions/poll-runtime.js";
 import { startDecommissionService } from "./decommission-service.js";
 import { startLocalEnvironment } from "./environment.js";
 import { OffsetClock } from "./manual-clock.js";
-import { RecordingPublisher } from "./recording-publisher.js";
+import { feedPublisher } from "./recording-publisher.js";
 import { stderrLogger } from "./stderr-logger.js";
 
 const { values } = parseArgs({
@@ -57,7 +58,7 @@ const local = await startLocalEnvironment({
   dynamoPath: dataDir,
 });
 
-const publisher = new RecordingPublisher(printChange);
+const publisher = feedPublisher(printChange);
 const poller = local.createPoller(publisher, logger);
 
 console.log("evse-ops sandbox is running (Ctrl-C stops it)");
@@ -78,7 +79,7 @@ console.log(
 const decommission = await startDecommissionService({
   documents: local.documents,
   tableName: local.config.TABLE_NAME,
-  publisher: new RecordingPublisher((event) =>
+  publisher: feedPublisher<DecommissionEvent>((event) =>
     console.log(
       `${event.detectedAt.slice(11, 19)}  ${event.type.padEnd(26)} ${event.evseId} ${event.requestId}`,
     ),
