@@ -39,6 +39,7 @@ import {
   REQUEST_BY_EVSE_PREFIX,
   REQUEST_PARTITION,
   REQUEST_STATUS_PREFIX,
+  TABLE_KEYS,
 } from "./table-design.js";
 
 /**
@@ -158,76 +159,77 @@ export class DynamoDecommissionStore implements DecommissionStore {
 
   async list(query: RequestQuery): Promise<Page<DecommissionRequest>> {
     if (query.evseId !== undefined) return this.listByEvse(query, query.evseId);
-    if (query.status !== undefined) return this.listByStatus(query, query.status);
-    const listing = "requests";
-    const page = await this.db.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        KeyConditionExpression: "pk = :pk",
-        ExpressionAttributeValues: { ":pk": REQUEST_PARTITION },
-        ScanIndexForward: false,
-        Limit: query.limit,
-        ExclusiveStartKey: query.cursor
-          ? decodeCursor(query.cursor, listing, { pk: exactly(REQUEST_PARTITION), sk: ID })
-          : undefined,
-      }),
-    );
-    return {
-      items: (page.Items ?? []).map(toRequest),
-      nextCursor: page.LastEvaluatedKey ? encodeCursor(listing, page.LastEvaluatedKey) : undefined,
-    };
-  }
-
-  private async listByStatus(query: RequestQuery, status: Status) {
-    const listing = `status:${status}`;
-    const partition = REQUEST_STATUS_PREFIX + status;
-    const page = await this.db.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: GSI1.name,
-        KeyConditionExpression: "gsi1pk = :gsi1pk",
-        ExpressionAttributeValues: { ":gsi1pk": partition },
-        ScanIndexForward: false,
-        Limit: query.limit,
-        ExclusiveStartKey: query.cursor
-          ? decodeCursor(query.cursor, listing, {
-              pk: exactly(REQUEST_PARTITION),
-              sk: ID,
-              gsi1pk: exactly(partition),
-              gsi1sk: GSI_SORT,
-            })
-          : undefined,
-      }),
-    );
-    return {
-      items: (page.Items ?? []).map(toRequest),
-      nextCursor: page.LastEvaluatedKey ? encodeCursor(listing, page.LastEvaluatedKey) : undefined,
-    };
+    if (query.status !== undefined) {
+      const partition = REQUEST_STATUS_PREFIX + query.status;
+      const page = await this.queryPage(`status:${query.status}`, query, {
+        index: GSI1.name,
+        partitionKey: GSI1.partitionKey,
+        partition,
+        cursorShape: {
+          pk: exactly(REQUEST_PARTITION),
+          sk: ID,
+          gsi1pk: exactly(partition),
+          gsi1sk: GSI_SORT,
+        },
+      });
+      return { items: page.items.map(toRequest), nextCursor: page.nextCursor };
+    }
+    const page = await this.queryPage("requests", query, {
+      partitionKey: TABLE_KEYS.partitionKey,
+      partition: REQUEST_PARTITION,
+      cursorShape: { pk: exactly(REQUEST_PARTITION), sk: ID },
+    });
+    return { items: page.items.map(toRequest), nextCursor: page.nextCursor };
   }
 
   /** Pointers in the EVSE's partition, newest first, then the requests they name. */
   private async listByEvse(query: RequestQuery, evseId: string) {
-    const listing = `evse:${evseId}:${query.status ?? "*"}`;
     const partition = REQUEST_BY_EVSE_PREFIX + evseId;
-    const page = await this.db.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        KeyConditionExpression: "pk = :pk",
-        ExpressionAttributeValues: { ":pk": partition },
-        ScanIndexForward: false,
-        Limit: query.limit,
-        ExclusiveStartKey: query.cursor
-          ? decodeCursor(query.cursor, listing, { pk: exactly(partition), sk: ID })
-          : undefined,
-      }),
-    );
-    const ids = (page.Items ?? []).map((item) => String(item.sk));
+    const page = await this.queryPage(`evse:${evseId}:${query.status ?? "*"}`, query, {
+      partitionKey: TABLE_KEYS.partitionKey,
+      partition,
+      cursorShape: { pk: exactly(partition), sk: ID },
+    });
+    const ids = page.items.map((item) => String(item.sk));
     const requests = await this.getMany(ids);
     return {
       items: ids
         .map((id) => requests.get(id))
         .filter((request): request is DecommissionRequest => request !== undefined)
         .filter((request) => query.status === undefined || request.status === query.status),
+      nextCursor: page.nextCursor,
+    };
+  }
+
+  /**
+   * One page of a partition (of the table or an index), newest first. The cursor names its
+   * listing, so a cursor from one listing is refused by another.
+   */
+  private async queryPage(
+    listing: string,
+    query: RequestQuery,
+    where: {
+      index?: string;
+      partitionKey: string;
+      partition: string;
+      cursorShape: Readonly<Record<string, RegExp>>;
+    },
+  ): Promise<Page<Record<string, unknown>>> {
+    const page = await this.db.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        ...(where.index ? { IndexName: where.index } : {}),
+        KeyConditionExpression: `${where.partitionKey} = :partition`,
+        ExpressionAttributeValues: { ":partition": where.partition },
+        ScanIndexForward: false,
+        Limit: query.limit,
+        ExclusiveStartKey: query.cursor
+          ? decodeCursor(query.cursor, listing, where.cursorShape)
+          : undefined,
+      }),
+    );
+    return {
+      items: page.Items ?? [],
       nextCursor: page.LastEvaluatedKey ? encodeCursor(listing, page.LastEvaluatedKey) : undefined,
     };
   }
