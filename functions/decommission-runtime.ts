@@ -16,7 +16,12 @@ import { AccessTokenProvider, defaultTokenUrl } from "./adapters/ev-energy/crede
 import { EventBridgePublisher } from "./adapters/eventbridge/event-publisher.js";
 import { SecretsManagerSecretSource } from "./adapters/secrets/secrets-manager-secret-source.js";
 import { type ApiHandler, createApi } from "./api/app.js";
-import { ConfigurationError, type DecommissionExecutorEnvironment } from "./config.js";
+import {
+  ConfigurationError,
+  type DecommissionApiEnvironment,
+  type DecommissionExecutorEnvironment,
+  type DecommissionReconcilerEnvironment,
+} from "./config.js";
 import { compileApproverPatterns } from "./core/decommission/approvers.js";
 import {
   type ExecutorSettings,
@@ -84,6 +89,15 @@ export interface ApiSettings {
   idempotencyRetentionMs: number;
 }
 
+/** The API's settings from its environment (config.ts). */
+export function apiSettingsFrom(config: DecommissionApiEnvironment): ApiSettings {
+  return {
+    approverPatterns: config.APPROVER_ROLE_PATTERNS,
+    pendingExpiryMs: config.PENDING_EXPIRY_DAYS * 86_400_000,
+    idempotencyRetentionMs: config.IDEMPOTENCY_RETENTION_HOURS * 3_600_000,
+  };
+}
+
 /** The API's request handler (API Gateway proxy event in, proxy result out). */
 export function createDecommissionApi(parts: DecommissionParts, settings: ApiSettings): ApiHandler {
   const base = common(parts);
@@ -143,6 +157,27 @@ export function createWriteClient(settings: WriteClientSettings): EvEnergyClient
     maxAttempts: 1,
     ...(settings.fetch ? { fetch: settings.fetch } : {}),
   });
+}
+
+/** The executor's write client and retry settings from its environment (config.ts). */
+export function executorSettingsFrom(config: DecommissionExecutorEnvironment): {
+  client: Pick<WriteClientSettings, "apiUrl" | "tokenUrl" | "scope" | "requestTimeoutMs">;
+  execution: ExecutorSettings;
+} {
+  return {
+    client: {
+      apiUrl: config.EVENERGY_API_URL,
+      tokenUrl: config.EVENERGY_TOKEN_URL,
+      scope: config.EVENERGY_WRITE_SCOPE,
+      requestTimeoutMs: config.EVENERGY_REQUEST_TIMEOUT_SECONDS * 1000,
+    },
+    execution: {
+      maxAttempts: config.EXECUTION_MAX_ATTEMPTS,
+      baseBackoffMs: config.EXECUTION_BACKOFF_SECONDS * 1000,
+      maxBackoffMs: config.EXECUTION_MAX_BACKOFF_SECONDS * 1000,
+      leaseMs: config.EXECUTION_LEASE_SECONDS * 1000,
+    },
+  };
 }
 
 export interface Executor {
@@ -218,6 +253,16 @@ export interface Reconciler {
   run(): Promise<ReconcileSummary>;
   /** A message the queue dead-lettered: its request fails (unless it already ended). */
   deadLetter(message: ExecutionMessage, receiveCount?: number): Promise<"failed" | "ignored">;
+}
+
+/** The reconciler's settings from its environment (config.ts). */
+export function reconcilerSettingsFrom(
+  config: DecommissionReconcilerEnvironment,
+): ReconcilerSettings {
+  return {
+    staleAfterMs: config.RECONCILE_STALE_MINUTES * 60_000,
+    republishWindowMs: config.REPUBLISH_WINDOW_HOURS * 3_600_000,
+  };
 }
 
 export function createReconciler(
@@ -335,25 +380,18 @@ export function createAwsExecutor(
   clients: { dynamodb: DynamoDBClient; eventBridge: EventBridgeClient },
   logger: Logger,
 ): Executor {
+  const settings = executorSettingsFrom(config);
   return createExecutor(
     {
       ...awsDecommissionParts(config, clients, logger),
       api: createWriteClient({
-        apiUrl: config.EVENERGY_API_URL,
-        tokenUrl: config.EVENERGY_TOKEN_URL,
-        scope: config.EVENERGY_WRITE_SCOPE,
-        requestTimeoutMs: config.EVENERGY_REQUEST_TIMEOUT_SECONDS * 1000,
+        ...settings.client,
         secrets: new SecretsManagerSecretSource({ secretId: config.EVENERGY_WRITE_SECRET_ID }),
         clock: systemClock,
         random: systemRandom,
         logger,
       }),
     },
-    {
-      maxAttempts: config.EXECUTION_MAX_ATTEMPTS,
-      baseBackoffMs: config.EXECUTION_BACKOFF_SECONDS * 1000,
-      maxBackoffMs: config.EXECUTION_MAX_BACKOFF_SECONDS * 1000,
-      leaseMs: config.EXECUTION_LEASE_SECONDS * 1000,
-    },
+    settings.execution,
   );
 }

@@ -3,13 +3,20 @@
  * the reconciler on the local queue. The same composition as on AWS, with local adapters.
  */
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { DynamoPauseSwitch } from "../functions/adapters/dynamodb/pause-switch.js";
+import {
+  loadDecommissionApiEnvironment,
+  loadDecommissionExecutorEnvironment,
+  loadDecommissionReconcilerEnvironment,
+} from "../functions/config.js";
 import type { DecommissionEvent } from "../functions/core/decommission/model.js";
 import {
+  apiSettingsFrom,
   createDecommissionApi,
   createExecutor,
   createReconciler,
   createWriteClient,
+  executorSettingsFrom,
+  reconcilerSettingsFrom,
 } from "../functions/decommission-runtime.js";
 import type { Clock, EventPublisher, Logger, Random, SecretSource } from "../functions/ports.js";
 import { startApiServer } from "./api-server.js";
@@ -31,13 +38,22 @@ export interface DecommissionServiceOptions {
   tokenUrl?: string | undefined;
   /** 0: any free port. */
   port: number;
-  approverPatterns?: readonly string[];
-  /** Real-time timers for the queue and the reconciler; off: call `pump`/`reconcile` yourself. */
+  /** Real-time timers for the queue and the reconciler; off: drive `queue` yourself. */
   timers?: { queueEveryMs: number; reconcileEveryMs: number } | false;
 }
 
 export async function startDecommissionService(options: DecommissionServiceOptions) {
   const { clock, logger } = options;
+  // The functions' own defaults (config.ts), with the sandbox's approvers and endpoints.
+  const common = { TABLE_NAME: options.tableName, EVENT_BUS_NAME: "sandbox" };
+  const executorSettings = executorSettingsFrom(
+    loadDecommissionExecutorEnvironment({
+      ...common,
+      EVENERGY_API_URL: options.apiUrl,
+      EVENERGY_TOKEN_URL: options.tokenUrl,
+      EVENERGY_WRITE_SECRET_ID: "sandbox",
+    }),
+  );
   const queue = new LocalExecutionQueue({
     clock,
     logger,
@@ -52,40 +68,37 @@ export async function startDecommissionService(options: DecommissionServiceOptio
     clock,
     random: options.random,
     logger,
+    // Shorter than on AWS, so pausing in the sandbox shows at once.
     pauseCacheMs: 2_000,
   };
-  const api = createDecommissionApi(parts, {
-    approverPatterns: options.approverPatterns ?? SANDBOX_APPROVER_PATTERNS,
-    pendingExpiryMs: 7 * 86_400_000,
-    idempotencyRetentionMs: 86_400_000,
-  });
+  const api = createDecommissionApi(
+    parts,
+    apiSettingsFrom(
+      loadDecommissionApiEnvironment({
+        ...common,
+        APPROVER_ROLE_PATTERNS: SANDBOX_APPROVER_PATTERNS.join(","),
+      }),
+    ),
+  );
   const executor = createExecutor(
     {
       ...parts,
       api: createWriteClient({
-        apiUrl: options.apiUrl,
-        tokenUrl: options.tokenUrl,
-        scope: "evse:write",
-        requestTimeoutMs: 10_000,
+        ...executorSettings.client,
         secrets: options.writeSecrets,
         clock,
         random: options.random,
         logger,
       }),
     },
-    { maxAttempts: 8, baseBackoffMs: 30_000, maxBackoffMs: 900_000, leaseMs: 300_000 },
+    executorSettings.execution,
   );
-  const reconciler = createReconciler(parts, {
-    staleAfterMs: 15 * 60_000,
-    republishWindowMs: 86_400_000,
-  });
+  const reconciler = createReconciler(
+    parts,
+    reconcilerSettingsFrom(loadDecommissionReconcilerEnvironment(common)),
+  );
   queue.connect(executor.execute, reconciler.deadLetter);
   const server = await startApiServer({ handler: api, port: options.port, logger });
-  const pause = new DynamoPauseSwitch(options.documents, options.tableName, {
-    clock,
-    cacheMs: 0,
-    pausedWhenUnset: false,
-  });
 
   const timers: NodeJS.Timeout[] = [];
   let busy: Promise<unknown> = Promise.resolve();
@@ -107,11 +120,6 @@ export async function startDecommissionService(options: DecommissionServiceOptio
   return {
     url: server.url,
     queue,
-    pause,
-    api,
-    /** Delivers the messages due now. */
-    pump: () => serially(() => queue.deliverDue()),
-    reconcile: () => reconciler.run(),
     async close() {
       for (const timer of timers) clearInterval(timer);
       await busy;

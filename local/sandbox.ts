@@ -13,7 +13,7 @@ import type { ChangeEvent } from "../functions/core/device-state.js";
 import type { PollSummary } from "../functions/core/poll.js";
 import { systemRandom } from "../functions/lib/clock.js";
 import { pollFailed } from "../functions/poll-runtime.js";
-import { startDecommissionService } from "./decommission-service.js";
+import { SANDBOX_APPROVER_PATTERNS, startDecommissionService } from "./decommission-service.js";
 import { startLocalEnvironment } from "./environment.js";
 import { OffsetClock } from "./manual-clock.js";
 import { feedPublisher } from "./recording-publisher.js";
@@ -94,7 +94,7 @@ const decommission = await startDecommissionService({
   timers: { queueEveryMs: 1_000, reconcileEveryMs: 30_000 },
 });
 console.log(
-  `  decommission API     ${decommission.url}  (caller from the X-Principal header: local only; approvers arn:aws:iam::*:role/approver*)`,
+  `  decommission API     ${decommission.url}  (caller from the X-Principal header: local only; approvers ${SANDBOX_APPROVER_PATTERNS.join(", ")})`,
 );
 console.log("");
 

@@ -7,16 +7,19 @@ import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import middy from "@middy/core";
 import type { APIGatewayProxyEvent } from "aws-lambda";
 import { loadDecommissionApiEnvironment } from "../config.js";
-import { awsDecommissionParts, createDecommissionApi } from "../decommission-runtime.js";
+import {
+  apiSettingsFrom,
+  awsDecommissionParts,
+  createDecommissionApi,
+} from "../decommission-runtime.js";
 import { logger } from "../lib/observability.js";
 
 const config = loadDecommissionApiEnvironment(process.env);
 const clients = { dynamodb: new DynamoDBClient({}), eventBridge: new EventBridgeClient({}) };
-const api = createDecommissionApi(awsDecommissionParts(config, clients, logger), {
-  approverPatterns: config.APPROVER_ROLE_PATTERNS,
-  pendingExpiryMs: config.PENDING_EXPIRY_DAYS * 86_400_000,
-  idempotencyRetentionMs: config.IDEMPOTENCY_RETENTION_HOURS * 3_600_000,
-});
+const api = createDecommissionApi(
+  awsDecommissionParts(config, clients, logger),
+  apiSettingsFrom(config),
+);
 
 // The API answers every call itself (problem documents included): it never throws.
 export const handler = middy((event: APIGatewayProxyEvent) => api(event)).use(

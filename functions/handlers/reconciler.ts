@@ -14,15 +14,16 @@ import {
   awsDecommissionParts,
   createReconciler,
   parseExecutionMessage,
+  reconcilerSettingsFrom,
 } from "../decommission-runtime.js";
 import { logger, metrics } from "../lib/observability.js";
 
 const config = loadDecommissionReconcilerEnvironment(process.env);
 const clients = { dynamodb: new DynamoDBClient({}), eventBridge: new EventBridgeClient({}) };
-const reconciler = createReconciler(awsDecommissionParts(config, clients, logger), {
-  staleAfterMs: config.RECONCILE_STALE_MINUTES * 60_000,
-  republishWindowMs: config.REPUBLISH_WINDOW_HOURS * 3_600_000,
-});
+const reconciler = createReconciler(
+  awsDecommissionParts(config, clients, logger),
+  reconcilerSettingsFrom(config),
+);
 
 export const handler = middy(async () => {
   const summary = await reconciler.run();
