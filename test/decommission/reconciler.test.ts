@@ -83,6 +83,29 @@ describe("the reconciler", () => {
     expect(actions).toContain("re-enqueued");
   });
 
+  it("counts as resent only requests that had events to resend", async () => {
+    let lose = true;
+    harness = await startDecommissionHarness(dynamo, {
+      wrapQueue: (queue) => ({
+        async enqueue(message) {
+          if (lose) {
+            lose = false;
+            throw new Error("SQS unavailable");
+          }
+          await queue.enqueue(message);
+        },
+      }),
+    });
+    const h = harness;
+    const id = String((await h.create(ARNS.requester, idleDevice(h))).body.id);
+    expect((await h.approve(ARNS.approverBob, id)).status).toBe(202);
+    h.clock.advance(16 * MINUTE);
+    // Re-enqueueing moves the version on without an event: nothing is left to resend.
+    expect(await h.reconciler.run()).toMatchObject({ reEnqueued: 1, republished: 0 });
+    expect(await h.reconciler.run()).toMatchObject({ reEnqueued: 0, republished: 0 });
+    expect(h.eventTypes()).toEqual(["EVSE Decommission Requested", "EVSE Decommission Approved"]);
+  });
+
   it("marks a request whose message reached the dead-letter queue FAILED", async () => {
     harness = await startDecommissionHarness(dynamo, {
       maxReceives: 3,

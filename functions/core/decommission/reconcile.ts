@@ -66,8 +66,7 @@ export async function reconcile(
     const open = (OPEN_STATUSES as readonly string[]).includes(status);
     for await (const request of deps.store.inStatus(status, open ? undefined : since)) {
       if (request.publishedVersion >= request.version) continue;
-      await announce(deps, request);
-      summary.republished += 1;
+      if ((await announce(deps, request)) > 0) summary.republished += 1;
     }
   }
   return summary;

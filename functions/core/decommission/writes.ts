@@ -60,14 +60,16 @@ export function writeTransition(
 
 /**
  * Publishes the request's events not yet on the bus and records how far they got. A failure is
- * logged, not thrown: the write already happened and the reconciler resends.
+ * logged, not thrown: the write already happened and the reconciler resends. Returns how many
+ * events it tried to publish: none when the versions since the last publish carry no event
+ * (e.g. an execution attempt starting).
  */
 export async function announce(
   deps: WriteDependencies,
   request: DecommissionRequest,
-): Promise<void> {
+): Promise<number> {
   const events = eventsSince(request, request.publishedVersion);
-  if (events.length === 0) return;
+  if (events.length === 0) return 0;
   try {
     const { failed } = await deps.publisher.publish(events);
     if (failed.length > 0) {
@@ -75,7 +77,7 @@ export async function announce(
         requestId: request.id,
         failed: failed.map((event) => event.type),
       });
-      return;
+      return events.length;
     }
     await deps.store.markPublished(request.id, request.version);
   } catch (error) {
@@ -84,6 +86,7 @@ export async function announce(
       error: error instanceof Error ? error.message : String(error),
     });
   }
+  return events.length;
 }
 
 export function iso(time: number): string {
