@@ -2,7 +2,7 @@
  * Composition of the decommission functions: the API, the executor and the reconciler, each
  * built once per cold start (Lambda) or per process (sandbox, tests) from the same parts.
  */
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
@@ -37,6 +37,7 @@ import {
   type ReconcileSummary,
   reconcile,
 } from "./core/decommission/reconcile.js";
+import { uuidFromText } from "./core/uuid.js";
 import { systemClock, systemRandom } from "./lib/clock.js";
 import type {
   BusEvent,
@@ -294,7 +295,7 @@ export class BusExecutionQueue implements ExecutionQueue {
 
   async enqueue(message: ExecutionMessage): Promise<void> {
     const event: ExecutionRequestedEvent = {
-      eventId: uuidOf(`${message.requestId}|${message.token}`),
+      eventId: uuidFromText(`${message.requestId}|${message.token}`),
       type: EXECUTION_REQUESTED,
       detectedAt: new Date(this.clock.now()).toISOString(),
       requestId: message.requestId,
@@ -325,11 +326,6 @@ export function parseExecutionMessage(body: string): ExecutionMessage | undefine
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function uuidOf(text: string): string {
-  const hash = createHash("sha256").update(text).digest("hex");
-  return `${hash.slice(0, 8)}-${hash.slice(8, 12)}-${hash.slice(12, 16)}-${hash.slice(16, 20)}-${hash.slice(20, 32)}`;
 }
 
 /** What every decommission Lambda reads from its environment (see config.ts). */

@@ -4,7 +4,8 @@
  * and a test fails when the file and this drift apart.
  */
 import { z } from "zod";
-import { STATUSES } from "../core/decommission/model.js";
+import { REQUEST_ID_PATTERN, STATUSES } from "../core/decommission/model.js";
+import { EVSE_ID_PATTERN } from "../core/evse.js";
 import { PROBLEM_TYPES } from "./problems.js";
 import { ROUTES } from "./routes.js";
 import {
@@ -96,8 +97,8 @@ const DecommissionRequest = {
     "statusUrl",
   ],
   properties: {
-    id: { type: "string", pattern: "^dcr_[0-9A-HJKMNP-TV-Z]{26}$" },
-    evseId: { type: "string", pattern: "^evse[A-Z0-9]{26}$" },
+    id: { type: "string", pattern: REQUEST_ID_PATTERN.source },
+    evseId: { type: "string", pattern: EVSE_ID_PATTERN.source },
     cpid: nullable({
       type: "string",
       description: "The device's cpid when requested; the executor deletes only that device.",

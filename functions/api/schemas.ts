@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { STATUSES } from "../core/decommission/model.js";
+import { EVSE_ID_PATTERN } from "../core/evse.js";
 
 /** The handler refuses bodies over this many bytes with a 413. */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -15,7 +16,7 @@ export const MAX_PAGE_SIZE = 100;
 
 export const EvseIdSchema = z
   .string({ error: "must be a string" })
-  .regex(/^evse[A-Z0-9]{26}$/, {
+  .regex(EVSE_ID_PATTERN, {
     error: "must be evse followed by 26 upper-case letters or digits",
   })
   .meta({ example: "evse01JQBEYCCN0Z44RW00E6GZCE86" });

@@ -2,8 +2,8 @@
  * Change detection: the previous last-seen state of a device and what ev.energy lists now →
  * the next state and the events that describe the difference. Plain TypeScript, no I/O.
  */
-import { createHash } from "node:crypto";
 import type { Evse, LockMode } from "./evse.js";
+import { uuidFromText } from "./uuid.js";
 
 export type Connectivity = "online" | "offline" | "unknown";
 /** `removed`: a complete sweep no longer listed it. `decommissioned`: we deleted it. */
@@ -252,9 +252,5 @@ function eventIdFor(type: ChangeType, state: DeviceState): string {
       : type === "EVSE Connectivity Changed"
         ? state.connectivity
         : "";
-  const hash = createHash("sha256")
-    .update(`${state.evseId}|${type}|${state.version}|${content}`)
-    .digest("hex");
-  // Formatted as a UUID so consumers can store it in uuid-typed columns.
-  return `${hash.slice(0, 8)}-${hash.slice(8, 12)}-${hash.slice(12, 16)}-${hash.slice(16, 20)}-${hash.slice(20, 32)}`;
+  return uuidFromText(`${state.evseId}|${type}|${state.version}|${content}`);
 }

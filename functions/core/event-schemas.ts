@@ -5,12 +5,13 @@
  */
 import { z } from "zod";
 import { STATUS_FIELDS } from "./device-state.js";
+import { EVSE_ID_PATTERN } from "./evse.js";
 
 const isoTime = z.iso.datetime({ offset: true });
 
 export const DeviceStateSchema = z
   .object({
-    evseId: z.string().regex(/^evse[A-Z0-9]{26}$/),
+    evseId: z.string().regex(EVSE_ID_PATTERN),
     cpid: z.string().nullable(),
     lockMode: z.enum(["UNLOCKED", "SMART", "LOCKED"]).nullable(),
     isPluggedIn: z.boolean().nullable(),
@@ -67,5 +68,3 @@ export const CHANGE_EVENT_SCHEMAS = {
     .strict()
     .meta({ description: "A complete sweep no longer listed the EVSE." }),
 } as const;
-
-export type ChangeEventType = keyof typeof CHANGE_EVENT_SCHEMAS;

@@ -6,6 +6,9 @@
  */
 export type LockMode = "UNLOCKED" | "SMART" | "LOCKED";
 
+/** An EVSE id as ev.energy's OpenAPI document defines it: `evse` + 26 upper-case letters or digits. */
+export const EVSE_ID_PATTERN = /^evse[A-Z0-9]{26}$/;
+
 export interface StatusLog {
   /** ISO 8601, when the charger sampled it. Required: a status log without it is unknown. */
   sampledAt: string;

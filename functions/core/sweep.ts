@@ -41,7 +41,6 @@ export interface SweepCheckpoint {
 /** What taking the lease returns: the checkpoint to resume and what earlier runs learned. */
 export interface SweepState {
   checkpoint: SweepCheckpoint;
-  lastCompletedAt: string | null;
   /** The `X-RateLimit-Limit` an earlier run saw, if any. */
   rateLimitLimit: number | null;
 }

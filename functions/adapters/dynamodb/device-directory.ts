@@ -1,10 +1,10 @@
 import { type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { DeviceDirectory, Page } from "../../core/decommission/ports.js";
 import type { DeviceState, Lifecycle } from "../../core/device-state.js";
+import { EVSE_ID_PATTERN } from "../../core/evse.js";
 import { decodeCursor, encodeCursor, exactly } from "./cursor.js";
+import { deviceStateOf } from "./device-store.js";
 import { DEVICE_PARTITION } from "./table-design.js";
-
-const EVSE_ID = /^evse[0-9A-Z]{26}$/;
 
 /** The poll's device items, a page at a time in id order, for the API's `GET /evses`. */
 export class DynamoDeviceDirectory implements DeviceDirectory {
@@ -31,15 +31,15 @@ export class DynamoDeviceDirectory implements DeviceDirectory {
             }),
         Limit: query.limit,
         ExclusiveStartKey: query.cursor
-          ? decodeCursor(query.cursor, listing, { pk: exactly(DEVICE_PARTITION), sk: EVSE_ID })
+          ? decodeCursor(query.cursor, listing, {
+              pk: exactly(DEVICE_PARTITION),
+              sk: EVSE_ID_PATTERN,
+            })
           : undefined,
       }),
     );
     return {
-      items: (page.Items ?? []).map((item) => {
-        const { pk: _pk, sk: _sk, ...state } = item;
-        return state as unknown as DeviceState;
-      }),
+      items: (page.Items ?? []).map(deviceStateOf),
       nextCursor: page.LastEvaluatedKey ? encodeCursor(listing, page.LastEvaluatedKey) : undefined,
     };
   }

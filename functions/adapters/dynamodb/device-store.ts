@@ -44,7 +44,7 @@ export class DynamoDeviceStore implements DeviceStore {
         }),
       );
       for (const item of page.Items ?? []) {
-        if (item.sk !== afterId) devices.push(toState(item));
+        if (item.sk !== afterId) devices.push(deviceStateOf(item));
       }
       startKey = page.LastEvaluatedKey;
     } while (startKey);
@@ -64,7 +64,7 @@ export class DynamoDeviceStore implements DeviceStore {
       }),
     );
     return {
-      devices: (page.Items ?? []).map(toState),
+      devices: (page.Items ?? []).map(deviceStateOf),
       // DynamoDB may stop at the limit with a LastEvaluatedKey even when nothing follows; the
       // caller then reads once more, which is only a cheap empty Query.
       exhausted: page.LastEvaluatedKey === undefined,
@@ -79,7 +79,7 @@ export class DynamoDeviceStore implements DeviceStore {
         ConsistentRead: true,
       }),
     );
-    return Item ? toState(Item) : undefined;
+    return Item ? deviceStateOf(Item) : undefined;
   }
 
   async put(state: DeviceState, expectedVersion: number | undefined) {
@@ -104,7 +104,8 @@ export class DynamoDeviceStore implements DeviceStore {
   }
 }
 
-function toState(item: Record<string, unknown>): DeviceState {
+/** A device item without its keys. */
+export function deviceStateOf(item: Record<string, unknown>): DeviceState {
   const { pk: _pk, sk: _sk, ...state } = item;
   return state as unknown as DeviceState;
 }

@@ -40,7 +40,6 @@ export class DynamoSweepStore implements SweepStore {
       };
       return {
         checkpoint,
-        lastCompletedAt: (Attributes.lastCompletedAt as string | undefined) ?? null,
         rateLimitLimit: (Attributes.rateLimitLimit as number | undefined) ?? null,
       };
     } catch (error) {

@@ -3,7 +3,7 @@
  * pagination checks and tolerant reading the poll and the decommission executor rely on.
  */
 import packageJson from "../../../package.json" with { type: "json" };
-import type { Evse } from "../../core/evse.js";
+import { EVSE_ID_PATTERN, type Evse } from "../../core/evse.js";
 import type {
   CallOptions,
   Clock,
@@ -29,7 +29,7 @@ import {
   problemFromAnswer,
   send,
 } from "./http.js";
-import { type ItemReading, readEvseItem, WIRE_EVSE_ID_PATTERN } from "./schemas.js";
+import { type ItemReading, readEvseItem } from "./schemas.js";
 
 export const DEFAULT_USER_AGENT = `evse-ops/${packageJson.version}`;
 const PAGE_SIZE = 100;
@@ -144,7 +144,7 @@ export class EvEnergyClient implements EvEnergyApi {
   /** One EVSE with its latest status log expanded; a 404 is `not-found`, not an error. */
   async getEvse(id: string, options: CallOptions = {}): Promise<EvseLookup> {
     // An id that cannot exist is not sent: it could only miss, or escape the path.
-    if (!WIRE_EVSE_ID_PATTERN.test(id)) return { status: "not-found", evseId: id };
+    if (!EVSE_ID_PATTERN.test(id)) return { status: "not-found", evseId: id };
     const url = new URL(`${this.#baseUrl}/evses/${id}`);
     url.searchParams.set("expand", "latest_status_log");
     return this.#execute<EvseLookup>(
@@ -175,7 +175,7 @@ export class EvEnergyClient implements EvEnergyApi {
    * must tell the two apart pass `retries: false` and re-read.
    */
   async deleteEvse(id: string, options: CallOptions = {}): Promise<DeleteOutcome> {
-    if (!WIRE_EVSE_ID_PATTERN.test(id)) return { status: "not-found", evseId: id };
+    if (!EVSE_ID_PATTERN.test(id)) return { status: "not-found", evseId: id };
     const url = new URL(`${this.#baseUrl}/evses/${id}`);
     return this.#execute<DeleteOutcome>(
       "DELETE",

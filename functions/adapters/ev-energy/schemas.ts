@@ -8,12 +8,9 @@
  * dropped, since nothing can be keyed on it.
  */
 import { z } from "zod";
-import type { Evse, StatusLog } from "../../core/evse.js";
+import { EVSE_ID_PATTERN, type Evse, type StatusLog } from "../../core/evse.js";
 
-/** The id pattern of the OpenAPI document (`evse` + 26 upper-case letters or digits). */
-export const WIRE_EVSE_ID_PATTERN = /^evse[A-Z\d]{26}$/;
-
-export const EvseIdSchema = z.string().regex(WIRE_EVSE_ID_PATTERN);
+export const EvseIdSchema = z.string().regex(EVSE_ID_PATTERN);
 export const CpidSchema = z.string().min(1);
 export const LockModeSchema = z.enum(["UNLOCKED", "SMART", "LOCKED"]).nullable();
 export const TimestampSchema = z.iso
@@ -22,25 +19,6 @@ export const TimestampSchema = z.iso
 const NullableBooleanSchema = z.boolean().nullable();
 const NullableWattsSchema = z.number().nullable();
 const UrlSchema = z.url();
-
-/** An expanded `EVSEStatusLog`, strictly: what a well-formed one looks like. */
-export const StatusLogWireSchema = z.looseObject({
-  sampled_at: TimestampSchema,
-  logged_at: TimestampSchema,
-  is_plugged_in: NullableBooleanSchema,
-  is_charging: NullableBooleanSchema,
-  charge_rate_watts: NullableWattsSchema,
-  export_power_watts: NullableWattsSchema,
-});
-
-/** An `EVSE` list or detail item, strictly: what a well-formed one looks like. */
-export const EvseWireSchema = z.looseObject({
-  id: EvseIdSchema,
-  url: z.string().optional(),
-  cpid: CpidSchema,
-  lock_mode: LockModeSchema,
-  latest_status_log: z.union([UrlSchema, StatusLogWireSchema, z.null()]),
-});
 
 /** RFC 9457 problem details plus ev.energy's `field_errors`; each field read on its own. */
 export const ProblemSchema = z.looseObject({
@@ -51,7 +29,6 @@ export const ProblemSchema = z.looseObject({
   instance: z.string().optional().catch(undefined),
   field_errors: z.record(z.string(), z.unknown()).optional().catch(undefined),
 });
-export type Problem = z.infer<typeof ProblemSchema>;
 
 /**
  * Printable ASCII without spaces: what an OAuth bearer token can be. Anything else would make

@@ -2,8 +2,8 @@
  * The decommission request: its statuses, its audit history and the events it publishes.
  * Plain data, stored as one DynamoDB item and answered by the API.
  */
-import { createHash } from "node:crypto";
 import type { BusEvent } from "../../ports.js";
+import { uuidFromText } from "../uuid.js";
 import type { Principal } from "./principal.js";
 
 export const STATUSES = [
@@ -20,13 +20,6 @@ export type Status = (typeof STATUSES)[number];
 
 /** A request in one of these holds its EVSE: no second request may be opened for it. */
 export const OPEN_STATUSES = ["PENDING_APPROVAL", "APPROVED", "EXECUTING"] as const;
-export const TERMINAL_STATUSES = [
-  "COMPLETED",
-  "FAILED",
-  "REJECTED",
-  "CANCELLED",
-  "EXPIRED",
-] as const satisfies readonly Status[];
 
 export function isOpen(status: Status): boolean {
   return (OPEN_STATUSES as readonly Status[]).includes(status);
@@ -184,7 +177,7 @@ export function eventsSince(request: DecommissionRequest, afterVersion: number) 
     const type = EVENT_OF[entry.action];
     if (type === undefined || entry.version <= afterVersion) continue;
     events.push({
-      eventId: uuidFrom(`${request.id}|${entry.version}|${type}`),
+      eventId: uuidFromText(`${request.id}|${entry.version}|${type}`),
       type,
       detectedAt: entry.at,
       requestId: request.id,
@@ -202,11 +195,6 @@ export function eventsSince(request: DecommissionRequest, afterVersion: number) 
     });
   }
   return events;
-}
-
-function uuidFrom(text: string): string {
-  const hash = createHash("sha256").update(text).digest("hex");
-  return `${hash.slice(0, 8)}-${hash.slice(8, 12)}-${hash.slice(12, 16)}-${hash.slice(16, 20)}-${hash.slice(20, 32)}`;
 }
 
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";

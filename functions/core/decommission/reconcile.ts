@@ -2,7 +2,7 @@
  * The scheduled reconciler: drives what no caller's request does. It is safe to run at any
  * time and any number of times at once: every write is conditional on the version it read.
  */
-import { type DecommissionRequest, OPEN_STATUSES, STATUSES, SYSTEM_ACTORS } from "./model.js";
+import { type DecommissionRequest, isOpen, STATUSES, SYSTEM_ACTORS } from "./model.js";
 import type { ExecutionQueue, PauseSwitch } from "./ports.js";
 import { expire } from "./requests.js";
 import { announce, iso, type WriteDependencies, writeTransition } from "./writes.js";
@@ -63,8 +63,7 @@ export async function reconcile(
 
   const since = iso(now - settings.republishWindowMs);
   for (const status of STATUSES) {
-    const open = (OPEN_STATUSES as readonly string[]).includes(status);
-    for await (const request of deps.store.inStatus(status, open ? undefined : since)) {
+    for await (const request of deps.store.inStatus(status, isOpen(status) ? undefined : since)) {
       if (request.publishedVersion >= request.version) continue;
       if ((await announce(deps, request)) > 0) summary.republished += 1;
     }
