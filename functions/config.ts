@@ -11,13 +11,14 @@ export class ConfigurationError extends Error {
 const text = z.string().trim().min(1, "must not be empty");
 const positive = z.coerce.number().positive("must be a positive number");
 const wholeAtLeastZero = z.coerce.number().int().min(0, "must be a whole number ≥ 0");
+const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
 
 const PollEnvironment = z.object({
   TABLE_NAME: text,
   EVENT_BUS_NAME: text,
   EVENT_SOURCE: text.default("evse-ops"),
-  EVENERGY_API_URL: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }),
-  EVENERGY_TOKEN_URL: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional(),
+  EVENERGY_API_URL: httpUrl,
+  EVENERGY_TOKEN_URL: httpUrl.optional(),
   EVENERGY_SCOPE: text.default("evse:read"),
   EVENERGY_SECRET_ID: text,
   STALENESS_MINUTES: positive.default(15),
@@ -66,7 +67,6 @@ export function parseEnvironment<T extends z.ZodType>(
 const flag = z
   .enum(["true", "false"], { error: "must be true or false" })
   .transform((v) => v === "true");
-const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
 
 /** What every decommission function reads: the table, the bus and the pause switch. */
 const DecommissionCommon = z.object({
@@ -78,6 +78,7 @@ const DecommissionCommon = z.object({
   /** The switch's state while its table item does not exist (infra: `startPaused`). */
   DECOMMISSION_START_PAUSED: flag.default(false),
 });
+export type DecommissionCommonEnvironment = z.infer<typeof DecommissionCommon>;
 
 /** The API function. */
 const DecommissionApiEnvironment = DecommissionCommon.extend({

@@ -19,6 +19,7 @@ import { type ApiHandler, createApi } from "./api/app.js";
 import {
   ConfigurationError,
   type DecommissionApiEnvironment,
+  type DecommissionCommonEnvironment,
   type DecommissionExecutorEnvironment,
   type DecommissionReconcilerEnvironment,
 } from "./config.js";
@@ -328,21 +329,12 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** What every decommission Lambda reads from its environment (see config.ts). */
-export interface AwsCommonSettings {
-  TABLE_NAME: string;
-  EVENT_BUS_NAME: string;
-  EVENT_SOURCE: string;
-  PAUSE_CACHE_SECONDS: number;
-  DECOMMISSION_START_PAUSED: boolean;
-}
-
 /**
  * The parts on AWS: DynamoDB, the bus for events and (through a rule) for execution messages.
  * Built once per cold start by each handler.
  */
 export function awsDecommissionParts(
-  config: AwsCommonSettings,
+  config: DecommissionCommonEnvironment,
   clients: { dynamodb: DynamoDBClient; eventBridge: EventBridgeClient },
   logger: Logger,
 ): DecommissionParts {

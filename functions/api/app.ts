@@ -36,7 +36,7 @@ import {
   type ReadRequest,
   readEvent,
 } from "./http-request.js";
-import { badRequest, HttpProblem, problemFor } from "./problems.js";
+import { badRequest, HttpProblem, problemFor, SAFE_HEADERS } from "./problems.js";
 import { basePathOf, representRequest, requestUrl } from "./representation.js";
 import { matchRoute, type RouteName } from "./routes.js";
 import {
@@ -70,11 +70,7 @@ interface Call {
   basePath: string;
 }
 
-const JSON_HEADERS = {
-  "Content-Type": "application/json",
-  "Cache-Control": "no-store",
-  "X-Content-Type-Options": "nosniff",
-};
+const JSON_HEADERS = { "Content-Type": "application/json", ...SAFE_HEADERS };
 
 export function createApi(deps: ApiDependencies): ApiHandler {
   const routes: Record<RouteName, (call: Call) => Promise<APIGatewayProxyResult>> = {

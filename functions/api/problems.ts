@@ -6,6 +6,8 @@ import type { APIGatewayProxyResult } from "aws-lambda";
 import { DecommissionRefusal } from "../core/decommission/errors.js";
 
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";
+/** On every answer: nothing about a decommission is cached, nothing is sniffed. */
+export const SAFE_HEADERS = { "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" };
 const TYPE_BASE = "urn:evse-ops:problem:";
 
 /** A malformed call: the HTTP layer's own refusals. */
@@ -109,8 +111,7 @@ export function problemResponse(
     statusCode: status,
     headers: {
       "Content-Type": PROBLEM_CONTENT_TYPE,
-      "Cache-Control": "no-store",
-      "X-Content-Type-Options": "nosniff",
+      ...SAFE_HEADERS,
       ...options.headers,
     },
     body: JSON.stringify({

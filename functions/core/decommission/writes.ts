@@ -34,7 +34,7 @@ export function writeTransition(
 ): Promise<DecommissionRequest | "conflict"> {
   const transition = TRANSITIONS[action];
   const to = targetOf(action, request.status);
-  const at = new Date(deps.clock.now()).toISOString();
+  const at = iso(deps.clock.now());
   const version = request.version + 1;
   return deps.store.update(request.id, {
     expectedVersion: request.version,
