@@ -280,9 +280,12 @@ class PollRun {
         },
       );
     }
-    const unordered = checkpoint.unordered || !ascending || !followsCheckpoint;
+    const pageInOrder = ascending && followsCheckpoint;
+    const unordered = checkpoint.unordered || !pageInOrder;
 
-    const stored = unordered
+    // The range read covers a page in order even after an earlier page was not; only the
+    // removals (decided at the sweep's end) stay off for the whole sweep.
+    const stored = !pageInOrder
       ? await this.readEach(evses.map((evse) => evse.id))
       : await this.previousStates(readAhead, isLast ? undefined : lastId);
     const previousById = new Map(stored.map((device) => [device.evseId, device]));
