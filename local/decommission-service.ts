@@ -54,12 +54,7 @@ export async function startDecommissionService(options: DecommissionServiceOptio
       EVENERGY_WRITE_SECRET_ID: "sandbox",
     }),
   );
-  const queue = new LocalExecutionQueue({
-    clock,
-    logger,
-    visibilityTimeoutMs: 60_000,
-    maxReceives: 20,
-  });
+  const queue = new LocalExecutionQueue({ clock, logger });
   const parts = {
     documents: options.documents,
     tableName: options.tableName,

@@ -24,10 +24,6 @@ export class ManualClock implements Clock {
   advance(ms: number): void {
     this.#now += Math.max(0, ms);
   }
-
-  set(time: number): void {
-    this.#now = time;
-  }
 }
 
 /** Real time plus an offset that `advance` moves: the sandbox's simulated clock. */

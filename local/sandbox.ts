@@ -15,7 +15,6 @@ import { systemRandom } from "../functions/lib/clock.js";
 import { pollFailed } from "../functions/poll-runtime.js";
 import { SANDBOX_APPROVER_PATTERNS, startDecommissionService } from "./decommission-service.js";
 import { startLocalEnvironment } from "./environment.js";
-import { OffsetClock } from "./manual-clock.js";
 import { feedPublisher } from "./recording-publisher.js";
 import { stderrLogger } from "./stderr-logger.js";
 
@@ -44,10 +43,8 @@ const dataDir = ".sandbox/dynamodb";
 if (values.reset) await rm(dataDir, { recursive: true, force: true });
 await mkdir(dataDir, { recursive: true });
 
-const logger = stderrLogger(process.env.LOG_LEVEL ?? "warn");
-const clock = new OffsetClock();
+const logger = stderrLogger();
 const local = await startLocalEnvironment({
-  clock,
   simulator: {
     port: port("simulator-port"),
     fleetSize: Number(values.fleet),
@@ -111,17 +108,22 @@ async function pollOnce(): Promise<void> {
   printSummary(summary);
 }
 
+/** One run, then the next scheduled: a run that crashes is logged, and the next still comes. */
+function runThenSchedule(): Promise<void> {
+  return pollOnce()
+    .catch((error: unknown) => logger.error("poll run crashed", { error: String(error) }))
+    .finally(schedule);
+}
+
 function schedule(): void {
   if (stopping) return;
   timer = setTimeout(() => {
     if (local.simulator) local.simulator.advance(simulatedStepMs);
-    running = pollOnce()
-      .catch((error: unknown) => logger.error("poll run crashed", { error: String(error) }))
-      .finally(schedule);
+    running = runThenSchedule();
   }, pollEveryMs);
 }
 
-running = pollOnce().finally(schedule);
+running = runThenSchedule();
 
 async function shutdown(): Promise<void> {
   if (stopping) return;
@@ -137,7 +139,7 @@ process.on("SIGINT", shutdown);
 process.on("SIGTERM", shutdown);
 
 function printChange(event: ChangeEvent): void {
-  const time = new Date(clock.now()).toISOString().slice(11, 19);
+  const time = new Date(local.clock.now()).toISOString().slice(11, 19);
   const what =
     event.type === "EVSE Status Changed"
       ? (event.changedFields ?? [])

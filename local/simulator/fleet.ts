@@ -7,7 +7,7 @@ type LockMode = SimDevice["lockMode"];
 
 const MINUTE_MS = 60_000;
 /** Online devices report once per this interval, each at its own phase. */
-export const REPORT_INTERVAL_MS = 60_000;
+const REPORT_INTERVAL_MS = 60_000;
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 /** The seeded fleet's ids date from the two years before this. */
@@ -157,31 +157,31 @@ function randomLockMode(random: Random): LockMode {
   return null;
 }
 
-/** Index of the first device whose id is greater than `id` (or >= with `inclusive`). */
-function bound(items: readonly { id: string }[], id: string, inclusive: boolean): number {
+/**
+ * Index of the first item whose key is greater than `id` (or >= with `inclusive`): the key is a
+ * device's id, or a raw item's `afterId`.
+ */
+function lowerBound<T>(
+  items: readonly T[],
+  keyOf: (item: T) => string,
+  id: string,
+  inclusive: boolean,
+): number {
   let low = 0;
   let high = items.length;
   while (low < high) {
     const mid = (low + high) >>> 1;
-    const midId = (items[mid] as { id: string }).id;
-    if (midId < id || (!inclusive && midId === id)) low = mid + 1;
-    else high = mid;
-  }
-  return low;
-}
-
-/** Index of the first raw item whose `afterId` is >= `id`. */
-function rawBound(items: readonly { afterId: string }[], id: string, inclusive: boolean): number {
-  let low = 0;
-  let high = items.length;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    const key = (items[mid] as { afterId: string }).afterId;
+    const key = keyOf(items[mid] as T);
     if (key < id || (!inclusive && key === id)) low = mid + 1;
     else high = mid;
   }
   return low;
 }
+
+const bound = (items: readonly { id: string }[], id: string, inclusive: boolean) =>
+  lowerBound(items, (item) => item.id, id, inclusive);
+const rawBound = (items: readonly { afterId: string }[], id: string, inclusive: boolean) =>
+  lowerBound(items, (item) => item.afterId, id, inclusive);
 
 /**
  * The simulated fleet: devices sorted by id (binary search for cursors), a journal of every
@@ -227,10 +227,6 @@ export class Fleet implements SimFleet {
       randomUlid(modelRandom, "emod", Date.UTC(2024, 0, 1)),
     ]);
     this.reset();
-  }
-
-  get dynamic(): boolean {
-    return this.#dynamic;
   }
 
   /**

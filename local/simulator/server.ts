@@ -184,7 +184,7 @@ function rate(value: unknown, name: string): number | undefined {
 }
 
 /** Checks a Faults object from `/_sim/faults` and copies it (the burst counter is mutable). */
-export function parseFaults(value: unknown): Faults {
+function parseFaults(value: unknown): Faults {
   if (!isRecord(value)) throw new Error("faults must be an object");
   const faults: Faults = {};
   if (value.latencyMs !== undefined) {
@@ -225,7 +225,7 @@ export function parseFaults(value: unknown): Faults {
 }
 
 /** Checks one scripted fault from `/_sim/script`. */
-export function parseScriptedFault(value: unknown): ScriptedFault {
+function parseScriptedFault(value: unknown): ScriptedFault {
   if (!isRecord(value) || typeof value.kind !== "string" || !SCRIPT_KINDS.has(value.kind)) {
     throw new Error(`each scripted fault needs a kind among ${[...SCRIPT_KINDS].join(", ")}`);
   }
@@ -371,8 +371,8 @@ export class SimulatorServer implements Simulator {
     const route = routeOf(method, url.pathname);
     const latency = this.#faults.latencyMs ?? 0;
     if (latency > 0) await delay(latency);
+    // The fleet catches up to `now` itself whenever it is read.
     const now = this.clock.now();
-    this.fleet.evolveTo(now);
     this.#stats.total++;
     this.#stats.requests[route] = (this.#stats.requests[route] ?? 0) + 1;
 
@@ -952,7 +952,7 @@ export class SimulatorServer implements Simulator {
         return this.fleet.changes().slice(since);
       }
       case "POST /_sim/faults":
-        this.setFaults(parseFaults(parse()));
+        this.#faults = parseFaults(parse());
         return this.#faults;
       case "POST /_sim/script": {
         const faults = parse();

@@ -3,6 +3,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ManualClock } from "../../local/manual-clock.js";
+import type { FleetSummary } from "../../local/simulator/fleet.js";
 import {
   type RequestLogEntry,
   type SimStats,
@@ -10,15 +11,6 @@ import {
   type SimulatorOptions,
   startSimulator,
 } from "../../local/simulator/index.js";
-
-interface FleetSummary {
-  size: number;
-  online: number;
-  offline: number;
-  neverReported: number;
-  pluggedIn: number;
-  charging: number;
-}
 
 const START = Date.parse("2026-01-01T00:00:00.000Z");
 const HEADERS = { Authorization: "Bearer sandbox-token", "EvEnergy-Version": "2" };
