@@ -31,7 +31,7 @@ import {
   type Verdict,
 } from "./core/decommission/execute.js";
 import type { DecommissionEvent } from "./core/decommission/model.js";
-import { newRequestId } from "./core/decommission/model.js";
+import { EXECUTION_REQUESTED, newRequestId } from "./core/decommission/model.js";
 import type { ExecutionMessage, ExecutionQueue, PauseSwitch } from "./core/decommission/ports.js";
 import {
   type ReconcilerSettings,
@@ -277,9 +277,6 @@ export function createReconciler(
     deadLetter: (message, receiveCount) => failDeadLettered(deps, message, receiveCount),
   };
 }
-
-/** The detail-type of the bus event that carries an execution message to the queue. */
-export const EXECUTION_REQUESTED = "EVSE Decommission Execution Requested";
 
 export interface ExecutionRequestedEvent extends BusEvent, ExecutionMessage {}
 

@@ -12,7 +12,7 @@ import { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { IConstruct } from "constructs";
 import { z } from "zod";
 
-export const DEFAULT_STAGE = "dev";
+const DEFAULT_STAGE = "dev";
 
 /** The executor's timeout: one pre-flight GET and one DELETE, each with its request timeout. */
 export const EXECUTOR_TIMEOUT_SECONDS = 60;

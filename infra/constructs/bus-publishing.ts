@@ -1,27 +1,22 @@
 import type { IEventBus } from "aws-cdk-lib/aws-events";
 import { type IGrantable, PolicyStatement } from "aws-cdk-lib/aws-iam";
+import {
+  DECOMMISSION_EVENT_TYPES,
+  EXECUTION_REQUESTED,
+} from "../../functions/core/decommission/model.js";
 import { CHANGE_EVENT_SCHEMAS } from "../../functions/core/event-schemas.js";
 
 /** What the poll publishes: the change events of docs/events/. */
 export const CHANGE_DETAIL_TYPES: readonly string[] = Object.keys(CHANGE_EVENT_SCHEMAS);
 
-/** The decommission lifecycle events (functions/core/decommission/model.ts). */
-export const DECOMMISSION_DETAIL_TYPES: readonly string[] = [
-  "EVSE Decommission Requested",
-  "EVSE Decommission Approved",
-  "EVSE Decommission Rejected",
-  "EVSE Decommission Cancelled",
-  "EVSE Decommission Expired",
-  "EVSE Decommission Completed",
-  "EVSE Decommission Failed",
-];
+/** The decommission lifecycle events. */
+export const DECOMMISSION_DETAIL_TYPES: readonly string[] = DECOMMISSION_EVENT_TYPES;
 
 /**
- * The internal event a bus rule turns into an execution message on the executor's queue
- * (functions/decommission-runtime.ts, EXECUTION_REQUESTED): whoever may put it on the bus may
- * start an execution.
+ * The internal event a bus rule turns into an execution message on the executor's queue:
+ * whoever may put it on the bus may start an execution.
  */
-export const EXECUTION_REQUESTED_DETAIL_TYPE = "EVSE Decommission Execution Requested";
+export const EXECUTION_REQUESTED_DETAIL_TYPE: string = EXECUTION_REQUESTED;
 
 /**
  * Lets `grantee` put on `bus` only events of `source` whose detail-type is one of

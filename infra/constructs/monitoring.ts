@@ -29,6 +29,8 @@ export interface MonitoredFunction {
   readonly slug: string;
   readonly title: string;
   readonly function: LambdaFunction;
+  /** The period its alarms look at; default five minutes. */
+  readonly alarmPeriod?: Duration;
 }
 
 /** A queue to chart; a dead-letter queue also alarms on any visible message. */
@@ -117,7 +119,13 @@ export class Monitoring extends Construct {
       ...(props.decommission ? this.decommissionSection(props.decommission, props.settings) : []),
     ];
     const functions: MonitoredFunction[] = [
-      { slug: "poll", title: "Poll", function: props.poller.pollFunction },
+      // One run per period: a failed run is one error.
+      {
+        slug: "poll",
+        title: "Poll",
+        function: props.poller.pollFunction,
+        alarmPeriod: this.pollPeriod,
+      },
       ...(props.decommission?.functions ?? []),
     ];
     const queues: MonitoredQueue[] = [
@@ -433,15 +441,15 @@ export class Monitoring extends Construct {
 
   private functionsSection(functions: readonly MonitoredFunction[]): IWidget[] {
     const period = Duration.minutes(5);
-    for (const { slug, title, function: fn } of functions) {
+    for (const { slug, title, function: fn, alarmPeriod = period } of functions) {
       this.alarm(`${slug}-errors`, {
         description: `The ${title} function failed (its invocation threw or timed out).`,
-        metric: fn.function.metricErrors({ statistic: Stats.SUM, period: this.periodFor(slug) }),
+        metric: fn.function.metricErrors({ statistic: Stats.SUM, period: alarmPeriod }),
         threshold: 1,
       });
       this.alarm(`${slug}-throttles`, {
         description: `Lambda throttled the ${title} function: the account or region ran out of concurrency.`,
-        metric: fn.function.metricThrottles({ statistic: Stats.SUM, period }),
+        metric: fn.function.metricThrottles({ statistic: Stats.SUM, period: alarmPeriod }),
         threshold: 1,
       });
     }
@@ -495,11 +503,6 @@ export class Monitoring extends Construct {
 
   // ------------------------------------------------------------------ helpers
 
-  /** The poll's alarms look at one run per period; the others at five minutes. */
-  private periodFor(slug: string): Duration {
-    return slug === "poll" ? this.pollPeriod : Duration.minutes(5);
-  }
-
   private alarm(
     slug: string,
     options: {
@@ -532,7 +535,7 @@ export class Monitoring extends Construct {
 }
 
 /** A metric the function emits itself through Powertools (EMF). */
-export function appMetric(
+function appMetric(
   fn: LambdaFunction,
   metricName: string,
   options: { statistic: string; period: Duration; label?: string },

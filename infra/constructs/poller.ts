@@ -60,7 +60,6 @@ export class Poller extends Construct {
 
     this.pollFunction = new LambdaFunction(this, "PollFunction", {
       entry: "functions/handlers/poll.ts",
-      handler: "handler",
       serviceName: "evse-ops-poller",
       description: `evse-ops ${props.stage}: sweep the ev.energy fleet and publish EVSE changes`,
       timeout,

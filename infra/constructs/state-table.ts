@@ -28,9 +28,6 @@ export interface StateTableProps {
  * for correctness.
  */
 export class StateTable extends Construct {
-  /** Name of the index for list-by-status queries. */
-  static readonly GSI1 = GSI1.name;
-
   readonly table: ITableV2;
 
   constructor(scope: Construct, id: string, props: StateTableProps) {

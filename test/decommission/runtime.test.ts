@@ -5,10 +5,10 @@ import {
   loadDecommissionExecutorEnvironment,
   loadDecommissionReconcilerEnvironment,
 } from "../../functions/config.js";
+import { EXECUTION_REQUESTED } from "../../functions/core/decommission/model.js";
 import {
   BusExecutionQueue,
   createDecommissionApi,
-  EXECUTION_REQUESTED,
   type ExecutionRequestedEvent,
   parseExecutionMessage,
 } from "../../functions/decommission-runtime.js";

@@ -5,7 +5,7 @@ import type { IConstruct } from "constructs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROUTES } from "../../functions/api/routes.js";
 import { compileApproverPatterns } from "../../functions/core/decommission/approvers.js";
-import { EXECUTION_REQUESTED } from "../../functions/decommission-runtime.js";
+import { EXECUTION_REQUESTED } from "../../functions/core/decommission/model.js";
 import {
   DECOMMISSION_DETAIL_TYPES,
   EXECUTION_REQUESTED_DETAIL_TYPE,

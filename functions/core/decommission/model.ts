@@ -131,14 +131,23 @@ export const INITIAL_EXECUTION: ExecutionState = {
   lastError: null,
 };
 
-export type DecommissionEventType =
-  | "EVSE Decommission Requested"
-  | "EVSE Decommission Approved"
-  | "EVSE Decommission Rejected"
-  | "EVSE Decommission Cancelled"
-  | "EVSE Decommission Expired"
-  | "EVSE Decommission Completed"
-  | "EVSE Decommission Failed";
+/** The lifecycle events on the bus (detail-types); infra grants publishing exactly these. */
+export const DECOMMISSION_EVENT_TYPES = [
+  "EVSE Decommission Requested",
+  "EVSE Decommission Approved",
+  "EVSE Decommission Rejected",
+  "EVSE Decommission Cancelled",
+  "EVSE Decommission Expired",
+  "EVSE Decommission Completed",
+  "EVSE Decommission Failed",
+] as const;
+export type DecommissionEventType = (typeof DECOMMISSION_EVENT_TYPES)[number];
+
+/**
+ * The internal event a bus rule turns into an execution message on the executor's queue:
+ * whoever may put it on the bus may start an execution.
+ */
+export const EXECUTION_REQUESTED = "EVSE Decommission Execution Requested";
 
 const EVENT_OF: Partial<Record<HistoryAction, DecommissionEventType>> = {
   requested: "EVSE Decommission Requested",
