@@ -10,6 +10,7 @@ import {
   type Json,
   type JsonObject,
   logicalId,
+  onlyResource,
   properties,
   resolveCrossStack,
   resourceOf,
@@ -37,22 +38,19 @@ function alarm(stage: SynthesisedStage, slug: string): JsonObject {
   return found;
 }
 
-/** The poll function's POWERTOOLS_SERVICE_NAME, as deployed. */
-function pollServiceName(stage: SynthesisedStage): string {
-  const fn = properties(
-    resourceOf(stage.statelessTemplate, stage.stateless.poller.pollFunction.function),
-  );
-  const env = isObject(fn.Environment) ? fn.Environment.Variables : undefined;
+/** A function's POWERTOOLS_SERVICE_NAME, as deployed. */
+function serviceOf(stage: SynthesisedStage, fn: IConstruct): string {
+  const props = properties(resourceOf(stage.statelessTemplate, fn));
+  const env = isObject(props.Environment) ? props.Environment.Variables : undefined;
   const service = isObject(env) ? env.POWERTOOLS_SERVICE_NAME : undefined;
-  if (typeof service !== "string") throw new Error("poll function has no service name");
+  if (typeof service !== "string") throw new Error("function has no service name");
   return service;
 }
 
 function dashboardBody(template: Template): string {
-  const found: Record<string, Json> = template.findResources("AWS::CloudWatch::Dashboard");
-  const [dashboard] = Object.values(found).filter(isObject);
-  if (dashboard === undefined) throw new Error("no dashboard");
-  return JSON.stringify(properties(dashboard).DashboardBody);
+  return JSON.stringify(
+    properties(onlyResource(template, "AWS::CloudWatch::Dashboard")).DashboardBody,
+  );
 }
 
 describe("monitoring", () => {
@@ -122,7 +120,12 @@ describe("monitoring", () => {
         expect(alarm(stage, "poll-no-complete-sweep")).toMatchObject({
           Namespace: "EvseOps",
           MetricName: "SweepsCompleted",
-          Dimensions: [{ Name: "service", Value: pollServiceName(stage) }],
+          Dimensions: [
+            {
+              Name: "service",
+              Value: serviceOf(stage, stage.stateless.poller.pollFunction.function),
+            },
+          ],
           Statistic: "Sum",
           Period: minutes * 60,
           EvaluationPeriods: 1,
@@ -239,14 +242,6 @@ describe("monitoring", () => {
   });
 
   describe("decommission alarms", () => {
-    function serviceOf(stage: SynthesisedStage, fn: IConstruct): string {
-      const props = properties(resourceOf(stage.statelessTemplate, fn));
-      const env = isObject(props.Environment) ? props.Environment.Variables : undefined;
-      const service = isObject(env) ? env.POWERTOOLS_SERVICE_NAME : undefined;
-      if (typeof service !== "string") throw new Error("function has no service name");
-      return service;
-    }
-
     it("fire on any decommission that ended FAILED, by the executor or by dead-lettering", () => {
       const { decommission } = dev.stateless;
       for (const [slug, metricName, fn] of [
