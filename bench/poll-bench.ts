@@ -19,6 +19,7 @@ import { systemClock, systemRandom } from "../functions/lib/clock.js";
 import { createPoller } from "../functions/poll-runtime.js";
 import type { EventPublisher } from "../functions/ports.js";
 import { localDynamoClients } from "../local/dynamodb.js";
+import { defaultClientSecrets } from "../local/simulator/index.js";
 import { stderrLogger } from "../local/stderr-logger.js";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -91,10 +92,7 @@ const poller = createPoller({
     EVENERGY_API_URL: simulator.apiBaseUrl,
     EVENERGY_TOKEN_URL: simulator.tokenUrl,
   }),
-  secrets: {
-    read: async () =>
-      JSON.stringify({ client_id: "sandbox-client", client_secret: "sandbox-secret" }),
-  },
+  secrets: defaultClientSecrets(),
   documents,
   publisher: countingPublisher,
   clock: systemClock,

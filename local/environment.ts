@@ -11,7 +11,7 @@ import { createPoller } from "../functions/poll-runtime.js";
 import type { Clock, EventPublisher, Logger, SecretSource } from "../functions/ports.js";
 import { createTable, localDynamoClients, startDynalite } from "./dynamodb.js";
 import { OffsetClock } from "./manual-clock.js";
-import { startSimulator } from "./simulator/index.js";
+import { defaultClientSecrets, startSimulator } from "./simulator/index.js";
 import type { SimClock, Simulator, SimulatorOptions } from "./simulator/types.js";
 
 // The Lambdas run on Node.js 24; on a workstation's Node.js 20 the SDK would print a
@@ -61,15 +61,7 @@ export async function startLocalEnvironment(
       simulator = started;
       closers.push(() => started.close());
       apiUrl = started.apiBaseUrl;
-      const { tokenUrl } = started;
-      secrets = {
-        read: async () =>
-          JSON.stringify({
-            client_id: "sandbox-client",
-            client_secret: "sandbox-secret",
-            token_url: tokenUrl,
-          }),
-      };
+      secrets = defaultClientSecrets(started.tokenUrl);
       clock = simClock;
     }
 

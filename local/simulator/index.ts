@@ -1,3 +1,4 @@
+import type { SecretSource } from "../../functions/ports.js";
 import { OffsetClock } from "../manual-clock.js";
 import { Fleet } from "./fleet.js";
 import { SimulatorServer } from "./server.js";
@@ -16,6 +17,16 @@ export const SIMULATOR_DEFAULTS = {
   rateLimit: 1000,
   tokenTtlSeconds: 36_000,
 } as const;
+
+/** The default client's credentials as the functions read them from Secrets Manager. */
+export function defaultClientSecrets(tokenUrl?: string): SecretSource {
+  const secret = JSON.stringify({
+    client_id: SIMULATOR_DEFAULTS.clientId,
+    client_secret: SIMULATOR_DEFAULTS.clientSecret,
+    ...(tokenUrl ? { token_url: tokenUrl } : {}),
+  });
+  return { read: async () => secret };
+}
 
 /** Starts a simulated ev.energy on 127.0.0.1; `close()` it when done. */
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {

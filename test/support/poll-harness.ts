@@ -5,7 +5,7 @@ import { createPoller } from "../../functions/poll-runtime.js";
 import type { DeviceStore, EventPublisher, Logger, SweepStore } from "../../functions/ports.js";
 import { ManualClock, seededRandom } from "../../local/manual-clock.js";
 import { RecordingPublisher } from "../../local/recording-publisher.js";
-import { startSimulator } from "../../local/simulator/index.js";
+import { defaultClientSecrets, startSimulator } from "../../local/simulator/index.js";
 import type { Simulator, SimulatorOptions } from "../../local/simulator/types.js";
 import type { useDynalite } from "./dynamo.js";
 
@@ -55,10 +55,7 @@ export async function startPollHarness(
   const coldStart = () =>
     createPoller({
       config,
-      secrets: {
-        read: async () =>
-          JSON.stringify({ client_id: "sandbox-client", client_secret: "sandbox-secret" }),
-      },
+      secrets: defaultClientSecrets(),
       documents: dynamo.documents,
       publisher: options.publisher ?? publisher,
       clock,
