@@ -36,3 +36,42 @@ export const OPEN_GUARD_SORT_KEY = "GUARD";
 export const IDEMPOTENCY_PREFIX = "IDEMPOTENCY#";
 export const CONTROL_PARTITION = "CONTROL";
 export const PAUSE_SORT_KEY = "DECOMMISSION_PAUSE";
+
+/**
+ * Which items each function may touch, by partition key: the values IAM's
+ * `dynamodb:LeadingKeys` is held to in each function's role (infra), so that one function's
+ * bug or compromise cannot write another's items. A value ending in `*` is a prefix.
+ * - `readWrite`: read and write (each function's actions are listed in infra);
+ * - `read`: GetItem/Query only.
+ */
+export const ITEM_ACCESS = {
+  /** Device states, the lease and checkpoint, the request ledger. Never a request. */
+  poll: { readWrite: [DEVICE_PARTITION, POLL_PARTITION, LEDGER_PARTITION], read: [] },
+  /** Requests, their pointers and guards, idempotency keys; reads the devices. */
+  api: {
+    readWrite: [
+      REQUEST_PARTITION,
+      `${REQUEST_BY_EVSE_PREFIX}*`,
+      `${OPEN_GUARD_PREFIX}*`,
+      `${IDEMPOTENCY_PREFIX}*`,
+    ],
+    read: [DEVICE_PARTITION],
+  },
+  /** Requests and guards; reads the pause switch; devices only through `DEVICE_COMPLETION`. */
+  executor: { readWrite: [REQUEST_PARTITION, `${OPEN_GUARD_PREFIX}*`], read: [CONTROL_PARTITION] },
+  /** The reconciler and the dead-letter function: requests and guards; reads the pause switch. */
+  reconciler: {
+    readWrite: [REQUEST_PARTITION, `${OPEN_GUARD_PREFIX}*`],
+    read: [CONTROL_PARTITION],
+  },
+} as const;
+
+/**
+ * The executor's only access to device items: one UpdateItem, returning nothing, of exactly
+ * these attributes (keys included, as IAM's `dynamodb:Attributes` requires), to mark a device
+ * it deleted `decommissioned`.
+ */
+export const DEVICE_COMPLETION = {
+  partition: DEVICE_PARTITION,
+  attributes: [TABLE_KEYS.partitionKey, TABLE_KEYS.sortKey, "lifecycle", "lastChangedAt", "version"],
+} as const;
