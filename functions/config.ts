@@ -82,13 +82,19 @@ export type DecommissionCommonEnvironment = z.infer<typeof DecommissionCommon>;
 
 /** The API function. */
 const DecommissionApiEnvironment = DecommissionCommon.extend({
-  /** Comma-separated IAM role ARN patterns (`*`, `?`), e.g. `arn:aws:iam::*:role/approver*`. */
-  APPROVER_ROLE_PATTERNS: text.transform((value) =>
+  /**
+   * Comma-separated IAM role ARNs of the approver roles, path included, in one named account;
+   * `*` and `?` only inside the role name (`AWSReservedSSO_Approver_????????????????`). The same
+   * list the API's resource policy admits to the approve and reject routes.
+   */
+  APPROVER_ROLE_ARNS: text.transform((value) =>
     value
       .split(",")
       .map((pattern) => pattern.trim())
       .filter((pattern) => pattern !== ""),
   ),
+  /** The KMS HMAC key the API signs approvals with (GenerateMac). */
+  APPROVAL_KEY_ID: text,
   PENDING_EXPIRY_DAYS: positive.default(7),
   /** How long idempotency keys are kept; never less than a day. */
   IDEMPOTENCY_RETENTION_HOURS: z.coerce.number().min(24, "must be at least 24").default(24),
@@ -101,6 +107,8 @@ const DecommissionExecutorEnvironment = DecommissionCommon.extend({
   EVENERGY_TOKEN_URL: httpUrl.optional(),
   EVENERGY_WRITE_SECRET_ID: text,
   EVENERGY_WRITE_SCOPE: text.default("evse:write"),
+  /** The KMS HMAC key the executor verifies approvals with (VerifyMac). */
+  APPROVAL_KEY_ID: text,
   EVENERGY_REQUEST_TIMEOUT_SECONDS: positive.default(10),
   EXECUTION_MAX_ATTEMPTS: z.coerce.number().int().min(1, "must be a whole number ≥ 1").default(8),
   EXECUTION_BACKOFF_SECONDS: positive.default(30),

@@ -94,7 +94,7 @@ export interface ApiSettings {
 /** The API's settings from its environment (config.ts). */
 export function apiSettingsFrom(config: DecommissionApiEnvironment): ApiSettings {
   return {
-    approverPatterns: config.APPROVER_ROLE_PATTERNS,
+    approverPatterns: config.APPROVER_ROLE_ARNS,
     pendingExpiryMs: config.PENDING_EXPIRY_DAYS * 86_400_000,
     idempotencyRetentionMs: config.IDEMPOTENCY_RETENTION_HOURS * 3_600_000,
   };
@@ -108,7 +108,7 @@ export function createDecommissionApi(parts: DecommissionParts, settings: ApiSet
     approvers = compileApproverPatterns(settings.approverPatterns);
   } catch (error) {
     throw new ConfigurationError(
-      `invalid configuration: APPROVER_ROLE_PATTERNS ${error instanceof Error ? error.message : ""}`,
+      `invalid configuration: APPROVER_ROLE_ARNS ${error instanceof Error ? error.message : ""}`,
     );
   }
   return createApi({

@@ -52,6 +52,7 @@ export async function startDecommissionService(options: DecommissionServiceOptio
       EVENERGY_API_URL: options.apiUrl,
       EVENERGY_TOKEN_URL: options.tokenUrl,
       EVENERGY_WRITE_SECRET_ID: "sandbox",
+      APPROVAL_KEY_ID: "sandbox",
     }),
   );
   const queue = new LocalExecutionQueue({ clock, logger });
@@ -71,7 +72,8 @@ export async function startDecommissionService(options: DecommissionServiceOptio
     apiSettingsFrom(
       loadDecommissionApiEnvironment({
         ...common,
-        APPROVER_ROLE_PATTERNS: SANDBOX_APPROVER_PATTERNS.join(","),
+        APPROVER_ROLE_ARNS: SANDBOX_APPROVER_PATTERNS.join(","),
+        APPROVAL_KEY_ID: "sandbox",
       }),
     ),
   );

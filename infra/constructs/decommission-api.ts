@@ -162,7 +162,7 @@ export class DecommissionApi extends Construct {
       description: "the decommission API (requests, approvals, EVSE directory)",
       timeout: API_TIMEOUT,
       environment: {
-        APPROVER_ROLE_PATTERNS: settings.approverPatterns.join(","),
+        APPROVER_ROLE_ARNS: settings.approverPatterns.join(","),
         PENDING_EXPIRY_DAYS: String(settings.pendingExpiryDays),
         IDEMPOTENCY_RETENTION_HOURS: String(settings.idempotencyRetentionHours),
       },
