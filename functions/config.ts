@@ -3,6 +3,7 @@
  * a missing or wrong value fails at start with an error naming the variable.
  */
 import { z } from "zod";
+import { secureUrl } from "./lib/secure-url.js";
 
 export class ConfigurationError extends Error {
   override readonly name = "ConfigurationError";
@@ -11,7 +12,8 @@ export class ConfigurationError extends Error {
 const text = z.string().trim().min(1, "must not be empty");
 const positive = z.coerce.number().positive("must be a positive number");
 const wholeAtLeastZero = z.coerce.number().int().min(0, "must be a whole number ≥ 0");
-const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
+// Tokens and client secrets travel to these: https, or http only to a loopback simulator.
+const httpUrl = secureUrl("must be an https URL (http only to localhost or 127.0.0.1)");
 
 const PollEnvironment = z.object({
   TABLE_NAME: text,

@@ -14,6 +14,7 @@ import { DynamoPauseSwitch } from "./adapters/dynamodb/pause-switch.js";
 import { EvEnergyClient } from "./adapters/ev-energy/client.js";
 import { AccessTokenProvider, defaultTokenUrl } from "./adapters/ev-energy/credentials.js";
 import { EventBridgePublisher } from "./adapters/eventbridge/event-publisher.js";
+import { KmsApprovalMac, type MacClient } from "./adapters/kms/approval-mac.js";
 import { SecretsManagerSecretSource } from "./adapters/secrets/secrets-manager-secret-source.js";
 import { type ApiHandler, createApi } from "./api/app.js";
 import {
@@ -23,8 +24,10 @@ import {
   type DecommissionExecutorEnvironment,
   type DecommissionReconcilerEnvironment,
 } from "./config.js";
+import type { ApprovalSigner, ApprovalVerifier } from "./core/decommission/approval.js";
 import { compileApproverPatterns } from "./core/decommission/approvers.js";
 import {
+  type DeadLetterOutcome,
   type ExecutorSettings,
   executeMessage,
   failDeadLettered,
@@ -101,7 +104,10 @@ export function apiSettingsFrom(config: DecommissionApiEnvironment): ApiSettings
 }
 
 /** The API's request handler (API Gateway proxy event in, proxy result out). */
-export function createDecommissionApi(parts: DecommissionParts, settings: ApiSettings): ApiHandler {
+export function createDecommissionApi(
+  parts: DecommissionParts & { signer: ApprovalSigner },
+  settings: ApiSettings,
+): ApiHandler {
   const base = common(parts);
   let approvers: ReturnType<typeof compileApproverPatterns>;
   try {
@@ -112,7 +118,7 @@ export function createDecommissionApi(parts: DecommissionParts, settings: ApiSet
     );
   }
   return createApi({
-    requests: { ...base, queue: parts.queue },
+    requests: { ...base, queue: parts.queue, signer: parts.signer },
     settings: { approvers, pendingExpiryMs: settings.pendingExpiryMs },
     idempotency: {
       store: new DynamoIdempotencyStore(parts.documents, parts.tableName),
@@ -187,10 +193,13 @@ export interface Executor {
 }
 
 export function createExecutor(
-  parts: DecommissionParts & { api: Pick<EvEnergyApi, "getEvse" | "deleteEvse"> },
+  parts: DecommissionParts & {
+    api: Pick<EvEnergyApi, "getEvse" | "deleteEvse">;
+    verifier: ApprovalVerifier;
+  },
   settings: ExecutorSettings,
 ): Executor {
-  const deps = { ...common(parts), api: parts.api, random: parts.random };
+  const deps = { ...common(parts), api: parts.api, verifier: parts.verifier, random: parts.random };
   return {
     execute: (message, receiveCount) => executeMessage(deps, settings, message, receiveCount),
   };
@@ -253,8 +262,8 @@ export async function executeRecords(
 
 export interface Reconciler {
   run(): Promise<ReconcileSummary>;
-  /** A message the queue dead-lettered: its request fails (unless it already ended). */
-  deadLetter(message: ExecutionMessage, receiveCount?: number): Promise<"failed" | "ignored">;
+  /** A message the queue dead-lettered: its request fails (unless it ended, or see execute.ts). */
+  deadLetter(message: ExecutionMessage, receiveCount?: number): Promise<DeadLetterOutcome>;
 }
 
 /** The reconciler's settings from its environment (config.ts). */
@@ -359,16 +368,20 @@ export function awsDecommissionParts(
   };
 }
 
-/** The executor as its Lambda builds it: write secret from Secrets Manager, settings from env. */
+/**
+ * The executor as its Lambda builds it: write secret from Secrets Manager, the approval key in
+ * KMS, settings from env.
+ */
 export function createAwsExecutor(
   config: DecommissionExecutorEnvironment,
-  clients: { dynamodb: DynamoDBClient; eventBridge: EventBridgeClient },
+  clients: { dynamodb: DynamoDBClient; eventBridge: EventBridgeClient; kms: MacClient },
   logger: Logger,
 ): Executor {
   const settings = executorSettingsFrom(config);
   return createExecutor(
     {
       ...awsDecommissionParts(config, clients, logger),
+      verifier: new KmsApprovalMac(clients.kms, config.APPROVAL_KEY_ID),
       api: createWriteClient({
         ...settings.client,
         secrets: new SecretsManagerSecretSource({ secretId: config.EVENERGY_WRITE_SECRET_ID }),

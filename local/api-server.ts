@@ -5,11 +5,16 @@
  * LOCAL ONLY: the caller's identity comes from the `X-Principal` header (an IAM or STS ARN),
  * standing in for the SigV4 signature API Gateway verifies. Only this server reads that
  * header; the Lambda handler never does (it reads `requestContext.identity.userArn`).
+ *
+ * It listens on 127.0.0.1 and answers only requests whose Host is a loopback name or address:
+ * a web page the developer visits could otherwise reach it by DNS rebinding (its own name
+ * resolving to 127.0.0.1) and act as anyone through X-Principal.
  */
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { ApiHandler } from "../functions/api/app.js";
 import { problemResponse } from "../functions/api/problems.js";
+import { isLoopbackHostname } from "../functions/lib/secure-url.js";
 import type { Logger } from "../functions/ports.js";
 import { proxyEvent } from "./api-gateway-event.js";
 
@@ -52,8 +57,26 @@ export async function startApiServer(options: {
   };
 }
 
+/** Whether a Host header (name and optional port) names this machine's loopback interface. */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (host === undefined) return false;
+  const hostname = host.replace(/:\d{1,5}$/, "");
+  return isLoopbackHostname(hostname);
+}
+
 async function answer(req: IncomingMessage, handler: ApiHandler) {
   const url = new URL(req.url ?? "/", "http://127.0.0.1");
+  if (!isLoopbackHost(req.headers.host)) {
+    return serialise(
+      problemResponse(
+        403,
+        "host-not-allowed",
+        "Host not allowed",
+        "the local API answers only requests addressed to a loopback host (localhost, 127.0.0.1, [::1])",
+        url.pathname,
+      ),
+    );
+  }
   const body = await readBody(req);
   if (body === undefined) {
     // What API Gateway itself answers to an oversized payload (a DEFAULT_4XX response).

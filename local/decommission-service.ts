@@ -21,9 +21,10 @@ import {
 import type { Clock, EventPublisher, Logger, Random, SecretSource } from "../functions/ports.js";
 import { startApiServer } from "./api-server.js";
 import { LocalExecutionQueue } from "./execution-queue.js";
+import { HmacApprovalMac } from "./hmac-approval-mac.js";
 
-/** The sandbox's approvers: the `approver*` roles of any account, and their sessions. */
-export const SANDBOX_APPROVER_PATTERNS = ["arn:aws:iam::*:role/approver*"];
+/** The sandbox's approver role: its sessions may approve (`assumed-role/approver/<name>`). */
+export const SANDBOX_APPROVER_ROLES = ["arn:aws:iam::111111111111:role/approver"];
 
 export interface DecommissionServiceOptions {
   documents: DynamoDBDocumentClient;
@@ -36,6 +37,10 @@ export interface DecommissionServiceOptions {
   writeSecrets: SecretSource;
   apiUrl: string;
   tokenUrl?: string | undefined;
+  /** The HMAC key approvals are signed with (the sandbox's own; KMS on AWS). */
+  approvalKey: Uint8Array;
+  /** Off: approved requests wait, nothing is ever DELETEd (the sandbox pointed at a real account). */
+  executes?: boolean;
   /** 0: any free port. */
   port: number;
   /** Real-time timers for the queue and the reconciler; off: drive `queue` yourself. */
@@ -67,12 +72,13 @@ export async function startDecommissionService(options: DecommissionServiceOptio
     // Shorter than on AWS, so pausing in the sandbox shows at once.
     pauseCacheMs: 2_000,
   };
+  const approvals = new HmacApprovalMac(options.approvalKey);
   const api = createDecommissionApi(
-    parts,
+    { ...parts, signer: approvals },
     apiSettingsFrom(
       loadDecommissionApiEnvironment({
         ...common,
-        APPROVER_ROLE_ARNS: SANDBOX_APPROVER_PATTERNS.join(","),
+        APPROVER_ROLE_ARNS: SANDBOX_APPROVER_ROLES.join(","),
         APPROVAL_KEY_ID: "sandbox",
       }),
     ),
@@ -80,6 +86,7 @@ export async function startDecommissionService(options: DecommissionServiceOptio
   const executor = createExecutor(
     {
       ...parts,
+      verifier: approvals,
       api: createWriteClient({
         ...executorSettings.client,
         secrets: options.writeSecrets,
@@ -108,7 +115,11 @@ export async function startDecommissionService(options: DecommissionServiceOptio
     return busy;
   };
   if (options.timers) {
-    timers.push(setInterval(() => serially(() => queue.deliverDue()), options.timers.queueEveryMs));
+    if (options.executes !== false) {
+      timers.push(
+        setInterval(() => serially(() => queue.deliverDue()), options.timers.queueEveryMs),
+      );
+    }
     timers.push(
       setInterval(() => serially(() => reconciler.run()), options.timers.reconcileEveryMs),
     );

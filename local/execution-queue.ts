@@ -3,9 +3,10 @@
  * injected clock: a received message is invisible for the visibility timeout; the consumer's
  * retry verdict sets its visibility like ChangeMessageVisibility; a message received more than
  * `maxReceives` times moves to the dead-letter queue, whose consumer is then called (like the
- * DLQ's event source on AWS). Nothing is delivered until `deliverDue` or `drain` is called.
+ * DLQ's event source on AWS; a retry outcome delivers it again after its delay). Nothing is
+ * delivered until `deliverDue` or `drain` is called.
  */
-import type { Verdict } from "../functions/core/decommission/execute.js";
+import type { DeadLetterOutcome, Verdict } from "../functions/core/decommission/execute.js";
 import type { ExecutionMessage, ExecutionQueue } from "../functions/core/decommission/ports.js";
 import type { Clock, Logger } from "../functions/ports.js";
 
@@ -22,7 +23,7 @@ export type Consumer = (message: ExecutionMessage, receiveCount: number) => Prom
 export type DeadLetterConsumer = (
   message: ExecutionMessage,
   receiveCount: number,
-) => Promise<unknown>;
+) => Promise<DeadLetterOutcome>;
 
 interface Held {
   message: ExecutionMessage;
@@ -40,6 +41,8 @@ export class LocalExecutionQueue implements ExecutionQueue {
   readonly #maxReceives: number;
   readonly #logger: Logger | undefined;
   #held: Held[] = [];
+  /** Dead-lettered messages whose consumer asked to see them again. */
+  #deadHeld: Held[] = [];
   #consumer: Consumer | undefined;
   #deadLetterConsumer: DeadLetterConsumer | undefined;
 
@@ -60,25 +63,30 @@ export class LocalExecutionQueue implements ExecutionQueue {
     this.#deadLetterConsumer = deadLetterConsumer;
   }
 
-  /** Messages waiting or in flight. */
+  /** Messages waiting or in flight, in the queue and its dead-letter queue. */
   get depth(): number {
-    return this.#held.length;
+    return this.#held.length + this.#deadHeld.length;
   }
 
-  /** When the next held message becomes visible; undefined when the queue is empty. */
+  /** When the next held message becomes visible; undefined when both queues are empty. */
   nextVisibleAt(): number | undefined {
-    if (this.#held.length === 0) return undefined;
-    return Math.min(...this.#held.map((held) => held.visibleAt));
+    const all = [...this.#held, ...this.#deadHeld];
+    if (all.length === 0) return undefined;
+    return Math.min(...all.map((held) => held.visibleAt));
   }
 
-  /** Receives every message visible now, all at once, and applies the consumer's verdicts. */
+  /** Receives every message visible now, all at once, and applies the consumers' verdicts. */
   async deliverDue(): Promise<number> {
     const consumer = this.#consumer;
     if (consumer === undefined) throw new Error("no consumer connected to the local queue");
     const now = this.#clock.now();
     const due = this.#held.filter((held) => held.visibleAt <= now);
-    await Promise.all(due.map((held) => this.#receive(held, consumer)));
-    return due.length;
+    const deadDue = this.#deadHeld.filter((held) => held.visibleAt <= now);
+    await Promise.all([
+      ...due.map((held) => this.#receive(held, consumer)),
+      ...deadDue.map((held) => this.#receiveDead(held)),
+    ]);
+    return due.length + deadDue.length;
   }
 
   /**
@@ -100,8 +108,10 @@ export class LocalExecutionQueue implements ExecutionQueue {
     held.receiveCount += 1;
     if (held.receiveCount > this.#maxReceives) {
       this.#remove(held);
+      const dead = { message: held.message, visibleAt: this.#clock.now(), receiveCount: 0 };
       this.deadLettered.push({ message: held.message, receiveCount: held.receiveCount - 1 });
-      await this.#deadLetterConsumer?.(held.message, held.receiveCount - 1);
+      this.#deadHeld.push(dead);
+      await this.#receiveDead(dead, held.receiveCount - 1);
       return;
     }
     held.visibleAt = this.#clock.now() + this.#visibilityMs;
@@ -112,6 +122,23 @@ export class LocalExecutionQueue implements ExecutionQueue {
     } catch (error) {
       // Like a Lambda that threw: the message comes back after the visibility timeout.
       this.#logger?.error("executor failed on a message; it is redelivered", {
+        requestId: held.message.requestId,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+
+  async #receiveDead(held: Held, receiveCount?: number): Promise<void> {
+    const consumer = this.#deadLetterConsumer;
+    if (consumer === undefined) return;
+    held.visibleAt = this.#clock.now() + this.#visibilityMs;
+    try {
+      // The main queue's receive count is known only when the message first arrives.
+      const outcome = await consumer(held.message, receiveCount ?? this.#maxReceives);
+      if (outcome.kind === "retry") held.visibleAt = this.#clock.now() + outcome.delayMs;
+      else this.#deadHeld = this.#deadHeld.filter((candidate) => candidate !== held);
+    } catch (error) {
+      this.#logger?.error("dead-letter consumer failed on a message; it is redelivered", {
         requestId: held.message.requestId,
         error: error instanceof Error ? error.message : String(error),
       });

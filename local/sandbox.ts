@@ -6,14 +6,15 @@
  * Simulated time runs faster than real time (one poll interval of real time moves it by
  * SANDBOX_MINUTES_PER_POLL), so devices visibly change, fall silent and come back.
  */
-import { mkdir, rm } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import type { DecommissionEvent } from "../functions/core/decommission/model.js";
 import type { ChangeEvent } from "../functions/core/device-state.js";
 import type { PollSummary } from "../functions/core/poll.js";
 import { systemRandom } from "../functions/lib/clock.js";
 import { pollFailed } from "../functions/poll-runtime.js";
-import { SANDBOX_APPROVER_PATTERNS, startDecommissionService } from "./decommission-service.js";
+import { SANDBOX_APPROVER_ROLES, startDecommissionService } from "./decommission-service.js";
 import { startLocalEnvironment } from "./environment.js";
 import { feedPublisher } from "./recording-publisher.js";
 import { stderrLogger } from "./stderr-logger.js";
@@ -28,6 +29,8 @@ const { values } = parseArgs({
     "poll-seconds": { type: "string", default: "5" },
     "minutes-per-poll": { type: "string", default: process.env.SANDBOX_MINUTES_PER_POLL ?? "2" },
     reset: { type: "boolean", default: false },
+    // Pointed at a real ev.energy account, approved requests would DELETE real chargers.
+    "delete-real-chargers": { type: "boolean", default: false },
   },
 });
 
@@ -40,8 +43,9 @@ const port = (name: keyof typeof values) => {
 };
 
 const dataDir = ".sandbox/dynamodb";
-if (values.reset) await rm(dataDir, { recursive: true, force: true });
+if (values.reset) await rm(".sandbox", { recursive: true, force: true });
 await mkdir(dataDir, { recursive: true });
+const approvalKey = await sandboxApprovalKey(".sandbox/approval-key");
 
 const logger = stderrLogger();
 const local = await startLocalEnvironment({
@@ -72,7 +76,9 @@ console.log(
 console.log(
   `  poll                 every ${values["poll-seconds"]} s, ${values["minutes-per-poll"]} simulated minutes apart`,
 );
-// The decommission API, executor and reconciler (see local/decommission-service.ts).
+// The decommission API, executor and reconciler (see local/decommission-service.ts). Against
+// a real ev.energy account nothing is deleted unless the flag says so, loudly.
+const executes = local.simulator !== undefined || values["delete-real-chargers"];
 const decommission = await startDecommissionService({
   documents: local.documents,
   tableName: local.config.TABLE_NAME,
@@ -88,11 +94,26 @@ const decommission = await startDecommissionService({
   apiUrl: local.config.EVENERGY_API_URL,
   tokenUrl: local.config.EVENERGY_TOKEN_URL,
   port: port("api-port"),
+  approvalKey,
+  executes,
   timers: { queueEveryMs: 1_000, reconcileEveryMs: 30_000 },
 });
 console.log(
-  `  decommission API     ${decommission.url}  (caller from the X-Principal header: local only; approvers ${SANDBOX_APPROVER_PATTERNS.join(", ")})`,
+  `  decommission API     ${decommission.url}  (caller from the X-Principal header: local only; approvers: sessions of ${SANDBOX_APPROVER_ROLES.join(", ")})`,
 );
+if (local.simulator) {
+  console.log(
+    `  decommissions        DELETE at the simulated ev.energy ${local.simulator.apiBaseUrl}`,
+  );
+} else if (executes) {
+  console.log(
+    `  decommissions        !!! --delete-real-chargers: approved requests DELETE REAL CHARGERS at ${local.config.EVENERGY_API_URL} !!!`,
+  );
+} else {
+  console.log(
+    `  decommissions        OFF: approved requests wait; nothing is deleted at ${local.config.EVENERGY_API_URL} (start with --delete-real-chargers to allow it)`,
+  );
+}
 console.log("");
 
 const pollEveryMs = Number(values["poll-seconds"]) * 1000;
@@ -160,4 +181,17 @@ function printSummary(summary: PollSummary): void {
       `${summary.evsesSeen} EVSEs, ${summary.changes} changes, ${summary.writes} writes, ` +
       `sweep ${summary.sweepComplete ? "complete" : "partial"} (${status})`,
   );
+}
+
+/** The sandbox's approval-signing key, made once and kept with its data. */
+async function sandboxApprovalKey(path: string): Promise<Buffer> {
+  try {
+    const key = Buffer.from((await readFile(path, "utf8")).trim(), "base64");
+    if (key.length >= 32) return key;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  const key = randomBytes(32);
+  await writeFile(path, key.toString("base64"), { mode: 0o600 });
+  return key;
 }

@@ -121,7 +121,11 @@ const DecommissionRequest = {
       properties: {
         attempts: { type: "integer" },
         nextAttemptAt: nullable(isoTime),
-        outcomeUnknown: { type: "boolean" },
+        deleteSent: {
+          type: "boolean",
+          description:
+            "A DELETE was sent for this request (its effect may be unknown); from then on, ev.energy answering 404 means it took effect",
+        },
         lastError: nullable({ type: "string" }),
       },
     },

@@ -35,7 +35,7 @@ export function representRequest(request: DecommissionRequest, basePath: string)
     execution: {
       attempts: request.execution.attempts,
       nextAttemptAt: request.execution.nextAttemptAt,
-      outcomeUnknown: request.execution.outcomeUnknown,
+      deleteSent: request.execution.deleteSent,
       lastError: request.execution.lastError,
     },
     history: request.history.map(({ version: _version, ...entry }) => entry),

@@ -4,8 +4,10 @@
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import { KMSClient } from "@aws-sdk/client-kms";
 import middy from "@middy/core";
 import type { APIGatewayProxyEvent } from "aws-lambda";
+import { KmsApprovalMac } from "../adapters/kms/approval-mac.js";
 import { loadDecommissionApiEnvironment } from "../config.js";
 import {
   apiSettingsFrom,
@@ -17,7 +19,10 @@ import { logger } from "../lib/observability.js";
 const config = loadDecommissionApiEnvironment(process.env);
 const clients = { dynamodb: new DynamoDBClient({}), eventBridge: new EventBridgeClient({}) };
 const api = createDecommissionApi(
-  awsDecommissionParts(config, clients, logger),
+  {
+    ...awsDecommissionParts(config, clients, logger),
+    signer: new KmsApprovalMac(new KMSClient({}), config.APPROVAL_KEY_ID),
+  },
   apiSettingsFrom(config),
 );
 

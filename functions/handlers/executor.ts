@@ -8,18 +8,22 @@ import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
-import { SQSClient } from "@aws-sdk/client-sqs";
+import { KMSClient } from "@aws-sdk/client-kms";
 import middy from "@middy/core";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { SqsMessageDelay } from "../adapters/sqs/message-delay.js";
+import { SqsMessageDelay, sqsClient } from "../adapters/sqs/message-delay.js";
 import { loadDecommissionExecutorEnvironment } from "../config.js";
 import { createAwsExecutor, executeRecords } from "../decommission-runtime.js";
 import { logger, metrics } from "../lib/observability.js";
 
 const config = loadDecommissionExecutorEnvironment(process.env);
-const clients = { dynamodb: new DynamoDBClient({}), eventBridge: new EventBridgeClient({}) };
+const clients = {
+  dynamodb: new DynamoDBClient({}),
+  eventBridge: new EventBridgeClient({}),
+  kms: new KMSClient({}),
+};
 const executor = createAwsExecutor(config, clients, logger);
-const messageDelay = new SqsMessageDelay(new SQSClient({}));
+const messageDelay = new SqsMessageDelay(sqsClient());
 
 export const handler = middy(async (event: SQSEvent): Promise<SQSBatchResponse> => {
   const redeliver = await executeRecords(
@@ -35,7 +39,8 @@ export const handler = middy(async (event: SQSEvent): Promise<SQSBatchResponse> 
       delay: (queueArn, receiptHandle, delayMs) =>
         messageDelay.delay(queueArn, receiptHandle, delayMs),
       logger,
-      // DecommissionCompleted / DecommissionFailed / DecommissionSkipped / DecommissionRetried
+      // DecommissionCompleted / DecommissionFailed / DecommissionSkipped / DecommissionRetried,
+      // and DecommissionIntegrityViolation for a failure whose approval did not hold up.
       onVerdict: (verdict) => {
         const outcome = verdict?.kind === "done" ? verdict.outcome : "retried";
         metrics.addMetric(
@@ -43,6 +48,9 @@ export const handler = middy(async (event: SQSEvent): Promise<SQSBatchResponse> 
           MetricUnit.Count,
           1,
         );
+        if (verdict?.kind === "done" && verdict.integrityViolation) {
+          metrics.addMetric("DecommissionIntegrityViolation", MetricUnit.Count, 1);
+        }
       },
     },
   );

@@ -4,7 +4,7 @@ import { createDecommissionApi } from "../../functions/decommission-runtime.js";
 import { LocalExecutionQueue } from "../../local/execution-queue.js";
 import { ManualClock, seededRandom } from "../../local/manual-clock.js";
 import { RecordingPublisher } from "../../local/recording-publisher.js";
-import { aDevice, evseId, SANDBOX_APPROVERS } from "../decommission/fixtures.js";
+import { aDevice, evseId, SANDBOX_APPROVERS, TEST_APPROVALS } from "../decommission/fixtures.js";
 import type { useDynalite } from "../support/dynamo.js";
 import { silentLogger } from "../support/poll-harness.js";
 
@@ -28,6 +28,7 @@ export async function startApi(dynamo: ReturnType<typeof useDynalite>, deviceCou
       random: seededRandom(1),
       logger: silentLogger,
       pauseCacheMs: 0,
+      signer: TEST_APPROVALS,
     },
     {
       approverPatterns: SANDBOX_APPROVERS,

@@ -85,42 +85,66 @@ describe("approving a decommission request", () => {
     );
   });
 
-  it("refuses self-approval whichever ARN form the requester uses, but lets another session of the role approve", async () => {
-    const { h, evseId } = await start();
-    const id = await pendingRequest(h, evseId, ARNS.approverBob);
-    for (const self of [
-      ARNS.approverBob,
-      "arn:aws:sts::111111111111:assumed-role/Approver/BOB",
-      ARNS.approverRoleIam,
-    ]) {
-      const answer = await h.approve(self, id);
-      expect(answer.status).toBe(403);
-      expect(answer.headers["Content-Type"]).toBe("application/problem+json");
-      expect(answer.body).toMatchObject({
-        type: "urn:evse-ops:problem:self-approval",
-        status: 403,
-      });
+  it("refuses self-approval by the same person through any role, ARN form or case, and lets another person approve", async () => {
+    const { h } = await start();
+    const [a, b] = h.devices.filter((d) => d.isCharging !== true).map((d) => d.evseId);
+    if (!a || !b) throw new Error("too few idle devices");
+    // alice requests through the requester role, then approves through the approver role.
+    const byRole = await pendingRequest(h, a, ARNS.requester);
+    // alice requests as an IAM user, then approves through the approver role.
+    const byUser = await pendingRequest(h, b, "arn:aws:iam::111111111111:user/people/alice");
+    for (const id of [byRole, byUser]) {
+      for (const self of [
+        ARNS.approverAlice,
+        "arn:aws:sts::111111111111:assumed-role/Approver/ALICE",
+      ]) {
+        const answer = await h.approve(self, id);
+        expect(answer.status).toBe(403);
+        expect(answer.headers["Content-Type"]).toBe("application/problem+json");
+        expect(answer.body).toMatchObject({
+          type: "urn:evse-ops:problem:self-approval",
+          status: 403,
+        });
+      }
+      expect((await h.get(ARNS.requester, id)).body.status).toBe("PENDING_APPROVAL");
+      expect((await h.approve(ARNS.approverCarol, id)).status).toBe(202);
     }
-    expect((await h.get(ARNS.requester, id)).body.status).toBe("PENDING_APPROVAL");
-    const other = await h.approve(ARNS.approverCarol, id);
-    expect(other.status).toBe(202);
   });
 
-  it("refuses a caller whose role matches no approver pattern", async () => {
+  it("refuses every caller that is not a session of an approver role, or names no person", async () => {
     const { h, evseId } = await start();
     const id = await pendingRequest(h, evseId);
-    for (const caller of [
-      ARNS.requesterOtherSession,
-      ARNS.requesterRoleIam,
-      "arn:aws:iam::111111111111:user/approver",
-      "arn:aws:iam::111111111111:root",
-    ]) {
+    for (const [caller, type] of [
+      [ARNS.requesterOtherSession, "not-approver"],
+      ["arn:aws:iam::111111111111:user/approver", "not-approver"],
+      // A role of the same name in another account is not the approver role.
+      ["arn:aws:sts::222222222222:assumed-role/approver/dave", "not-approver"],
+      // A federated user picks their own name: never an approver.
+      ["arn:aws:sts::111111111111:federated-user/dave", "not-approver"],
+      [ARNS.requesterRoleIam, "not-a-person"],
+      [ARNS.approverRoleIam, "not-a-person"],
+      ["arn:aws:iam::111111111111:root", "not-a-person"],
+    ] as const) {
       const answer = await h.approve(caller, id);
       expect(answer.status).toBe(403);
-      expect(answer.body.type).toBe("urn:evse-ops:problem:not-approver");
+      expect(answer.body.type).toBe(`urn:evse-ops:problem:${type}`);
     }
     const history = (await h.get(ARNS.requester, id)).body.history as unknown[];
     expect(history).toHaveLength(1);
+  });
+
+  it("refuses requests from callers that name no person, and lets federated users request", async () => {
+    const { h } = await start();
+    const [a, b] = h.devices.filter((d) => d.isCharging !== true).map((d) => d.evseId);
+    if (!a || !b) throw new Error("too few idle devices");
+    for (const caller of [ARNS.requesterRoleIam, "arn:aws:iam::111111111111:root"]) {
+      const answer = await h.create(caller, a);
+      expect(answer.status).toBe(403);
+      expect(answer.body.type).toBe("urn:evse-ops:problem:not-a-person");
+    }
+    const federated = await h.create("arn:aws:sts::111111111111:federated-user/erin", b);
+    expect(federated.status).toBe(201);
+    expect((await h.approve(ARNS.approverBob, String(federated.body.id))).status).toBe(202);
   });
 
   it("answers 409 to an approval after expiry, rejection or cancellation", async () => {

@@ -41,7 +41,7 @@ describe("executing an approved request", () => {
     await h.run();
     const done = await request(h, id);
     expect(done.status).toBe("COMPLETED");
-    expect(done.outcome).toMatch(/outcome was unknown: that DELETE took effect/);
+    expect(done.outcome).toMatch(/after a DELETE of an earlier attempt: that DELETE took effect/);
     expect(h.sim.stats().deleted).toEqual([evseId]);
     expect(deletes(h)).toBe(1);
     expect(h.eventTypes().filter((type) => type === "EVSE Decommission Completed")).toHaveLength(1);
@@ -135,7 +135,9 @@ describe("executing an approved request", () => {
     await h.run();
     const failed = await request(h, id);
     expect(failed.status).toBe("FAILED");
-    expect(failed.outcome).toMatch(/404 .* while the poll still sees it/);
+    expect(failed.outcome).toMatch(
+      /404 .* with the write credential.*belongs to another account; nothing was deleted/,
+    );
     expect(deletes(h)).toBe(0);
   });
 

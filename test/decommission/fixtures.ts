@@ -6,17 +6,25 @@ import {
 } from "../../functions/core/decommission/model.js";
 import { parsePrincipal } from "../../functions/core/decommission/principal.js";
 import type { DeviceState } from "../../functions/core/device-state.js";
+import { SANDBOX_APPROVER_ROLES } from "../../local/decommission-service.js";
+import { HmacApprovalMac } from "../../local/hmac-approval-mac.js";
 
 export const ARNS = {
   requester: "arn:aws:sts::111111111111:assumed-role/requester/alice",
   requesterOtherSession: "arn:aws:sts::111111111111:assumed-role/requester/bob",
   approverBob: "arn:aws:sts::111111111111:assumed-role/approver/bob",
   approverCarol: "arn:aws:sts::111111111111:assumed-role/approver/carol",
+  /** alice, the requester, through the approver role: still alice. */
+  approverAlice: "arn:aws:sts::111111111111:assumed-role/approver/alice",
   approverRoleIam: "arn:aws:iam::111111111111:role/approver",
   requesterRoleIam: "arn:aws:iam::111111111111:role/requester",
 } as const;
 
-export const SANDBOX_APPROVERS = ["arn:aws:iam::*:role/approver*"];
+/** The approver role of the sandbox and the tests: its sessions may approve. */
+export const SANDBOX_APPROVERS = SANDBOX_APPROVER_ROLES;
+
+/** The approval key of the tests (the sandbox makes its own; KMS on AWS). */
+export const TEST_APPROVALS = new HmacApprovalMac(Buffer.alloc(32, 7));
 
 export function evseId(n: number): string {
   return `evse01J${String(n).padStart(23, "0")}`;
@@ -66,6 +74,7 @@ export function aRequest(overrides: Partial<DecommissionRequest> = {}): Decommis
     expiresAt: new Date(Date.parse(at) + 7 * 86_400_000).toISOString(),
     approvedBy: null,
     approvedAt: null,
+    approvalMac: null,
     force: false,
     decidedBy: null,
     outcome: null,

@@ -7,7 +7,8 @@ const ENV = {
   AWS_REGION: "eu-west-2",
   TABLE_NAME: "evse-ops-test",
   EVENT_BUS_NAME: "evse-ops-test",
-  APPROVER_ROLE_PATTERNS: "arn:aws:iam::*:role/approver*",
+  APPROVER_ROLE_ARNS: "arn:aws:iam::111111111111:role/approver",
+  APPROVAL_KEY_ID: "arn:aws:kms:eu-west-2:111111111111:key/test",
   EVENERGY_API_URL: "https://api.ev.energy/v2",
   EVENERGY_WRITE_SECRET_ID: "evse-ops/test/write",
   POWERTOOLS_METRICS_DISABLED: "true",
@@ -63,7 +64,7 @@ describe("the Lambda handlers", () => {
       proxyEvent({
         method: "GET",
         path: "/nowhere",
-        callerArn: "arn:aws:iam::111111111111:role/x",
+        callerArn: "arn:aws:sts::111111111111:assumed-role/x/alice",
       }),
       context,
     );
@@ -77,8 +78,9 @@ describe("the Lambda handlers", () => {
     });
 
     const reconciler = await import("../../functions/handlers/reconciler.js");
-    await expect(
-      reconciler.deadLetterHandler(sqsEvent("not json"), context),
-    ).resolves.toBeUndefined();
+    // An unreadable dead letter is logged and counted, not retried.
+    await expect(reconciler.deadLetterHandler(sqsEvent("not json"), context)).resolves.toEqual({
+      batchItemFailures: [],
+    });
   });
 });

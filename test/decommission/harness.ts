@@ -18,7 +18,7 @@ import { RecordingPublisher } from "../../local/recording-publisher.js";
 import type { SimulatorOptions } from "../../local/simulator/types.js";
 import type { useDynalite } from "../support/dynamo.js";
 import { silentLogger, startPollHarness } from "../support/poll-harness.js";
-import { SANDBOX_APPROVERS } from "./fixtures.js";
+import { SANDBOX_APPROVERS, TEST_APPROVALS } from "./fixtures.js";
 
 export const DAY = 86_400_000;
 
@@ -92,11 +92,14 @@ export async function startDecommissionHarness(
     logger: silentLogger,
     pauseCacheMs: 0,
   };
-  const api = createDecommissionApi(parts, {
-    approverPatterns: SANDBOX_APPROVERS,
-    pendingExpiryMs: 7 * DAY,
-    idempotencyRetentionMs: DAY,
-  });
+  const api = createDecommissionApi(
+    { ...parts, signer: TEST_APPROVALS },
+    {
+      approverPatterns: SANDBOX_APPROVERS,
+      pendingExpiryMs: 7 * DAY,
+      idempotencyRetentionMs: DAY,
+    },
+  );
   const credentials = options.writeClient ?? {
     clientId: "sandbox-client",
     clientSecret: "sandbox-secret",
@@ -118,7 +121,7 @@ export async function startDecommissionHarness(
     logger: silentLogger,
   });
   const executor = createExecutor(
-    { ...parts, api: writeClient },
+    { ...parts, api: writeClient, verifier: TEST_APPROVALS },
     {
       maxAttempts: 5,
       baseBackoffMs: 30_000,

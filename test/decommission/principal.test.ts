@@ -7,6 +7,7 @@ import {
 import {
   InvalidPrincipal,
   parsePrincipal,
+  personOf,
   principalKey,
   samePerson,
 } from "../../functions/core/decommission/principal.js";
@@ -66,33 +67,52 @@ describe("normalising caller ARNs", () => {
 
 describe("telling people apart", () => {
   const p = parsePrincipal;
-  it("counts two sessions of one role as two people", () => {
+  it("names the person: a session's name, a user's name, a federated user's name", () => {
+    expect(personOf(p("arn:aws:sts::111111111111:assumed-role/ops/Alice"))).toBe("alice");
+    expect(personOf(p("arn:aws:iam::111111111111:user/people/Alice"))).toBe("alice");
+    expect(personOf(p("arn:aws:sts::111111111111:federated-user/Alice"))).toBe("alice");
+    // Forms that name no person.
+    expect(personOf(p("arn:aws:iam::111111111111:root"))).toBeUndefined();
+    expect(personOf(p("arn:aws:iam::111111111111:role/ops"))).toBeUndefined();
+  });
+
+  it("counts two names as two people, whatever roles they share", () => {
     expect(
       samePerson(
         p("arn:aws:sts::111111111111:assumed-role/ops/alice"),
         p("arn:aws:sts::111111111111:assumed-role/ops/bob"),
       ),
     ).toBe(false);
-  });
-
-  it("counts one session as one person whatever the case or ARN form", () => {
-    const alice = p("arn:aws:sts::111111111111:assumed-role/ops/alice");
-    expect(samePerson(alice, p("arn:aws:sts::111111111111:assumed-role/OPS/Alice"))).toBe(true);
-    // A role called by its IAM ARN has no session to tell it from alice: treated as her.
-    expect(samePerson(alice, p("arn:aws:iam::111111111111:role/ops"))).toBe(true);
-    expect(samePerson(alice, p("arn:aws:iam::111111111111:role/team/ops"))).toBe(true);
-  });
-
-  it("never confuses accounts, roles, users and roles of the same name", () => {
-    const alice = p("arn:aws:sts::111111111111:assumed-role/ops/alice");
-    expect(samePerson(alice, p("arn:aws:sts::222222222222:assumed-role/ops/alice"))).toBe(false);
-    expect(samePerson(alice, p("arn:aws:sts::111111111111:assumed-role/dev/alice"))).toBe(false);
     expect(
-      samePerson(p("arn:aws:iam::111111111111:user/ops"), p("arn:aws:iam::111111111111:role/ops")),
+      samePerson(
+        p("arn:aws:sts::111111111111:assumed-role/approver/mallory"),
+        p("arn:aws:sts::111111111111:assumed-role/approver/mallory-2"),
+      ),
     ).toBe(false);
   });
 
-  it("scopes idempotency keys to the person", () => {
+  it("counts one name as one person whatever the role, path, ARN form, account or case", () => {
+    const alice = p("arn:aws:sts::111111111111:assumed-role/requester/alice");
+    for (const same of [
+      "arn:aws:sts::111111111111:assumed-role/approver/alice",
+      "arn:aws:sts::111111111111:assumed-role/OPS/Alice",
+      "arn:aws:sts::222222222222:assumed-role/approver/ALICE",
+      "arn:aws:iam::111111111111:user/alice",
+      "arn:aws:iam::111111111111:user/people/alice",
+      "arn:aws:sts::111111111111:federated-user/alice",
+    ]) {
+      expect(samePerson(alice, p(same))).toBe(true);
+      expect(samePerson(p(same), alice)).toBe(true);
+    }
+  });
+
+  it("counts a caller that names no person as anyone: when in doubt, the same person", () => {
+    const alice = p("arn:aws:sts::111111111111:assumed-role/ops/alice");
+    expect(samePerson(alice, p("arn:aws:iam::111111111111:role/ops"))).toBe(true);
+    expect(samePerson(alice, p("arn:aws:iam::111111111111:root"))).toBe(true);
+  });
+
+  it("scopes idempotency keys to the caller as it called, whatever the case", () => {
     expect(principalKey(p("arn:aws:sts::111111111111:assumed-role/Ops/Alice"))).toBe(
       principalKey(p("arn:aws:sts::111111111111:assumed-role/ops/alice")),
     );
@@ -102,44 +122,55 @@ describe("telling people apart", () => {
   });
 });
 
-describe("approver patterns", () => {
-  const sandbox = compileApproverPatterns(["arn:aws:iam::*:role/approver*"]);
+describe("approver roles", () => {
+  const sandbox = compileApproverPatterns(["arn:aws:iam::111111111111:role/approver"]);
   const check = (arn: string, patterns = sandbox) => isApprover(parsePrincipal(arn), patterns);
 
-  it("match a role and every session of it, in any account the pattern allows", () => {
-    expect(check("arn:aws:iam::111111111111:role/approver")).toBe(true);
+  it("match every session of the role, whatever the case of its name", () => {
     expect(check("arn:aws:sts::111111111111:assumed-role/approver/alice")).toBe(true);
-    expect(check("arn:aws:sts::999999999999:assumed-role/approver-emea/bob")).toBe(true);
-    // The role's path is not part of the match: STS session ARNs never show it.
-    expect(check("arn:aws:iam::111111111111:role/ops/approver")).toBe(true);
+    expect(check("arn:aws:sts::111111111111:assumed-role/Approver/bob")).toBe(true);
   });
 
-  it("do not match other roles, users, root or federated users", () => {
-    expect(check("arn:aws:iam::111111111111:role/requester")).toBe(false);
+  it("do not match the role without a session, other roles, other accounts, users, root or federated users", () => {
+    expect(check("arn:aws:iam::111111111111:role/approver")).toBe(false);
+    expect(check("arn:aws:sts::111111111111:assumed-role/approver-2/alice")).toBe(false);
     expect(check("arn:aws:sts::111111111111:assumed-role/requester/approver")).toBe(false);
-    expect(check("arn:aws:sts::111111111111:assumed-role/not-approver/x1")).toBe(false);
+    expect(check("arn:aws:sts::222222222222:assumed-role/approver/alice")).toBe(false);
+    expect(check("arn:aws-us-gov:sts::111111111111:assumed-role/approver/alice")).toBe(false);
     expect(check("arn:aws:iam::111111111111:user/approver")).toBe(false);
     expect(check("arn:aws:iam::111111111111:root")).toBe(false);
     expect(check("arn:aws:sts::111111111111:federated-user/approver")).toBe(false);
   });
 
-  it("honour fixed accounts and ? wildcards", () => {
+  it("take a role path (which IAM checks) and ? wildcards for Identity Center's role suffix", () => {
     const patterns = compileApproverPatterns([
-      "arn:aws:iam::111111111111:role/ops-approver-?",
-      "arn:aws:iam::222222222222:role/Lead",
+      "arn:aws:iam::111111111111:role/aws-reserved/sso.amazonaws.com/eu-west-2/AWSReservedSSO_Approver_????????????????",
+      "arn:aws:iam::111111111111:role/ops/evse-ops-prod-approver",
     ]);
-    expect(check("arn:aws:sts::111111111111:assumed-role/ops-approver-1/a1", patterns)).toBe(true);
-    expect(check("arn:aws:sts::111111111111:assumed-role/ops-approver-12/a1", patterns)).toBe(
-      false,
-    );
-    expect(check("arn:aws:sts::222222222222:assumed-role/lead/a1", patterns)).toBe(true);
-    expect(check("arn:aws:sts::333333333333:assumed-role/lead/a1", patterns)).toBe(false);
+    expect(
+      check(
+        "arn:aws:sts::111111111111:assumed-role/AWSReservedSSO_Approver_0123456789abcdef/alice@example.com",
+        patterns,
+      ),
+    ).toBe(true);
+    // A permission set whose name only starts like the approver one.
+    expect(
+      check(
+        "arn:aws:sts::111111111111:assumed-role/AWSReservedSSO_Approver_x_0123456789abcdef/eve",
+        patterns,
+      ),
+    ).toBe(false);
+    expect(
+      check("arn:aws:sts::111111111111:assumed-role/evse-ops-prod-approver/bob", patterns),
+    ).toBe(true);
   });
 
   it.each([
     [],
-    ["arn:aws:iam::*:user/approver"],
-    ["arn:aws:iam::*:role/ops/approver"],
+    // An account wildcard: any account's administrator could create a matching role.
+    ["arn:aws:iam::*:role/evse-ops-approver*"],
+    ["arn:*:iam::111111111111:role/approver"],
+    ["arn:aws:iam::111111111111:user/approver"],
     ["approver*"],
     ["arn:aws:iam::12:role/approver"],
   ])("refuse the configuration %j", (...patterns) => {

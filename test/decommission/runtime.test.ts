@@ -17,6 +17,7 @@ import { ManualClock } from "../../local/manual-clock.js";
 import { RecordingPublisher } from "../../local/recording-publisher.js";
 import { useDynalite } from "../support/dynamo.js";
 import { silentLogger } from "../support/poll-harness.js";
+import { TEST_APPROVALS } from "./fixtures.js";
 
 const dynamo = useDynalite();
 
@@ -66,14 +67,16 @@ describe("the decommission functions' configuration", () => {
     expect(
       loadDecommissionApiEnvironment({
         ...base,
-        APPROVER_ROLE_PATTERNS:
-          "arn:aws:iam::*:role/approver*, arn:aws:iam::111111111111:role/lead",
+        APPROVER_ROLE_ARNS:
+          "arn:aws:iam::111111111111:role/evse-ops-prod-approver, arn:aws:iam::111111111111:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Approver_????????????????",
+        APPROVAL_KEY_ID: "arn:aws:kms:eu-west-2:111111111111:key/k",
       }),
     ).toMatchObject({
-      APPROVER_ROLE_PATTERNS: [
-        "arn:aws:iam::*:role/approver*",
-        "arn:aws:iam::111111111111:role/lead",
+      APPROVER_ROLE_ARNS: [
+        "arn:aws:iam::111111111111:role/evse-ops-prod-approver",
+        "arn:aws:iam::111111111111:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Approver_????????????????",
       ],
+      APPROVAL_KEY_ID: "arn:aws:kms:eu-west-2:111111111111:key/k",
       PENDING_EXPIRY_DAYS: 7,
       IDEMPOTENCY_RETENTION_HOURS: 24,
       DECOMMISSION_START_PAUSED: false,
@@ -84,6 +87,7 @@ describe("the decommission functions' configuration", () => {
         ...base,
         EVENERGY_API_URL: "https://api.ev.energy/v2",
         EVENERGY_WRITE_SECRET_ID: "evse-ops/write",
+        APPROVAL_KEY_ID: "k",
       }),
     ).toMatchObject({ EVENERGY_WRITE_SCOPE: "evse:write", EXECUTION_MAX_ATTEMPTS: 8 });
     expect(loadDecommissionReconcilerEnvironment(base)).toMatchObject({
@@ -95,26 +99,46 @@ describe("the decommission functions' configuration", () => {
     expect(() =>
       loadDecommissionExecutorEnvironment({ ...base, EXECUTION_MAX_ATTEMPTS: "0" }),
     ).toThrow(
-      /EVENERGY_API_URL is not set; EVENERGY_WRITE_SECRET_ID is not set; EXECUTION_MAX_ATTEMPTS/,
+      /EVENERGY_API_URL is not set; EVENERGY_WRITE_SECRET_ID is not set; APPROVAL_KEY_ID is not set; EXECUTION_MAX_ATTEMPTS/,
     );
     expect(() =>
       loadDecommissionApiEnvironment({
         ...base,
-        APPROVER_ROLE_PATTERNS: "x",
+        APPROVER_ROLE_ARNS: "x",
+        APPROVAL_KEY_ID: "k",
         IDEMPOTENCY_RETENTION_HOURS: "1",
       }),
     ).toThrow(/IDEMPOTENCY_RETENTION_HOURS must be at least 24/);
-    expect(() => loadDecommissionApiEnvironment(base)).toThrow(/APPROVER_ROLE_PATTERNS is not set/);
+    expect(() => loadDecommissionApiEnvironment(base)).toThrow(
+      /APPROVER_ROLE_ARNS is not set; APPROVAL_KEY_ID is not set/,
+    );
     expect(() =>
       loadDecommissionApiEnvironment({
         ...base,
-        APPROVER_ROLE_PATTERNS: "x",
+        APPROVER_ROLE_ARNS: "x",
+        APPROVAL_KEY_ID: "k",
         DECOMMISSION_START_PAUSED: "yes",
       }),
     ).toThrow(/DECOMMISSION_START_PAUSED must be true or false/);
   });
 
-  it("refuses approver patterns that could never match a session, naming the variable", async () => {
+  it("refuses an ev.energy URL that would carry tokens in clear across a network", () => {
+    const executor = (url: string) =>
+      loadDecommissionExecutorEnvironment({
+        ...base,
+        EVENERGY_API_URL: url,
+        EVENERGY_WRITE_SECRET_ID: "s",
+        APPROVAL_KEY_ID: "k",
+      });
+    expect(() => executor("http://api.ev.energy/v2")).toThrow(
+      /EVENERGY_API_URL must be an https URL/,
+    );
+    expect(() => executor("http://10.0.0.5:3001/v2")).toThrow(/EVENERGY_API_URL/);
+    expect(executor("http://127.0.0.1:3001/v2").EVENERGY_API_URL).toBe("http://127.0.0.1:3001/v2");
+    expect(executor("http://localhost:3001/v2").EVENERGY_API_URL).toBe("http://localhost:3001/v2");
+  });
+
+  it("refuses approver roles that are not one named account's roles, naming the variable", async () => {
     const tableName = await dynamo.freshTable();
     const build = (patterns: string[]) =>
       createDecommissionApi(
@@ -126,11 +150,13 @@ describe("the decommission functions' configuration", () => {
           clock: new ManualClock(),
           random: () => 0.5,
           logger: silentLogger,
+          signer: TEST_APPROVALS,
         },
         { approverPatterns: patterns, pendingExpiryMs: 1, idempotencyRetentionMs: 1 },
       );
-    expect(() => build(["arn:aws:iam::*:role/ops/approver"])).toThrow(ConfigurationError);
-    expect(() => build(["arn:aws:iam::*:role/ops/approver"])).toThrow(/APPROVER_ROLE_PATTERNS/);
-    expect(() => build(["arn:aws:iam::*:role/approver*"])).not.toThrow();
+    expect(() => build(["arn:aws:iam::*:role/approver"])).toThrow(ConfigurationError);
+    expect(() => build(["arn:aws:iam::*:role/approver"])).toThrow(/APPROVER_ROLE_ARNS/);
+    expect(() => build(["arn:aws:iam::111111111111:user/approver"])).toThrow(/APPROVER_ROLE_ARNS/);
+    expect(() => build(["arn:aws:iam::111111111111:role/ops/approver"])).not.toThrow();
   });
 });

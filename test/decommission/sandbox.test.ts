@@ -8,7 +8,7 @@ import { RecordingPublisher } from "../../local/recording-publisher.js";
 import { silentLogger } from "../support/poll-harness.js";
 
 const REQUESTER = "arn:aws:sts::111111111111:assumed-role/requester/alice";
-const APPROVER = "arn:aws:iam::111111111111:role/approver";
+const APPROVER = "arn:aws:sts::111111111111:assumed-role/approver/bob";
 
 let closers: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -43,6 +43,7 @@ async function startSandbox() {
     apiUrl: local.config.EVENERGY_API_URL,
     tokenUrl: local.config.EVENERGY_TOKEN_URL,
     port: 0,
+    approvalKey: Buffer.alloc(32, 1),
     timers: false,
   });
   closers.push(() => service.close());
@@ -132,7 +133,7 @@ describe("the sandbox's decommission API on 127.0.0.1", () => {
     expect(anonymous.status).toBe(403);
     expect(anonymous.contentType).toBe("application/problem+json");
     expect(anonymous.body.detail).toMatch(/X-Principal/);
-    const requester = "arn:aws:iam::111111111111:role/requester";
+    const requester = "arn:aws:sts::111111111111:assumed-role/requester/carol";
     const created = await call("POST", "/decommission-requests", {
       as: requester,
       body: { evseId: "evse01JZZZZZZZZZZZZZZZZZZZZZZZ", reason: "x" },

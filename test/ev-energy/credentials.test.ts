@@ -63,7 +63,15 @@ describe("parseCredentials", () => {
     ],
     [
       `{"client_id": "a", "client_secret": "${CLIENT_SECRET}", "token_url": "ftp://x"}`,
-      "ev.energy secret: token_url is not an http(s) URL",
+      "ev.energy secret: token_url is not an https URL (plain http only to localhost or 127.0.0.1: the client secret is sent there)",
+    ],
+    [
+      `{"client_id": "a", "client_secret": "${CLIENT_SECRET}", "token_url": "http://api.ev.energy/o/token/"}`,
+      "ev.energy secret: token_url is not an https URL (plain http only to localhost or 127.0.0.1: the client secret is sent there)",
+    ],
+    [
+      `{"client_id": "a", "client_secret": "${CLIENT_SECRET}", "token_url": "http://127.0.0.1.evil.example/o/token/"}`,
+      "ev.energy secret: token_url is not an https URL (plain http only to localhost or 127.0.0.1: the client secret is sent there)",
     ],
     [
       '{"access_token": "has a space"}',

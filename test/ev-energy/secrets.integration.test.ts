@@ -100,6 +100,12 @@ describe("credentials never leak", () => {
       `{"client_id": "${CLIENT_ID}", "client_secret": ${CLIENT_SECRET}}`,
       JSON.stringify({ client_secret: CLIENT_SECRET }),
       JSON.stringify({ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, token_url: 5 }),
+      // A token endpoint in clear across a network would carry the secret in clear.
+      JSON.stringify({
+        client_id: CLIENT_ID,
+        client_secret: CLIENT_SECRET,
+        token_url: "http://api.ev.energy/o/token/",
+      }),
       JSON.stringify({ access_token: `${CLIENT_SECRET} with spaces` }),
     ]) {
       secrets.value = bad;
@@ -125,7 +131,8 @@ describe("credentials never leak", () => {
       expect.arrayContaining([
         expect.stringContaining("ev.energy secret is not valid JSON"),
         expect.stringContaining("missing client_id"),
-        expect.stringContaining("token_url is not an http(s) URL"),
+        expect.stringContaining("token_url is not an https URL"),
+        expect.stringContaining("plain http only to localhost"),
         expect.stringContaining("rejected the client credentials"),
       ]),
     );

@@ -19,6 +19,7 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import {
   type DecommissionRequest,
+  type ExecutionState,
   REQUEST_ID_PATTERN,
   STATUSES,
   type Status,
@@ -46,8 +47,9 @@ import {
  * `expiresAt` is the table's TTL attribute (epoch seconds): a request's own expiry is stored
  * under another name so DynamoDB can never delete a pending request.
  */
+const PENDING_EXPIRY = "pendingExpiresAt";
 const ATTRIBUTE_OF: Partial<Record<keyof DecommissionRequest, string>> = {
-  expiresAt: "pendingExpiresAt",
+  expiresAt: PENDING_EXPIRY,
 };
 const ID = REQUEST_ID_PATTERN;
 const GSI_SORT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#dcr_[0-9A-HJKMNP-TV-Z]{26}$/;
@@ -120,13 +122,19 @@ export class DynamoDecommissionStore implements DecommissionStore {
       values[`:from${index}`] = status;
       return `:from${index}`;
     });
+    let condition = `#version = :expected AND #status IN (${allowed.join(", ")})`;
+    if (update.unexpiredAt !== undefined) {
+      names["#expiresAt"] = PENDING_EXPIRY;
+      values[":unexpiredAt"] = update.unexpiredAt;
+      condition += " AND #expiresAt > :unexpiredAt";
+    }
     try {
       const { Attributes } = await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: REQUEST_PARTITION, sk: id },
           UpdateExpression: `SET ${sets.join(", ")}`,
-          ConditionExpression: `#version = :expected AND #status IN (${allowed.join(", ")})`,
+          ConditionExpression: condition,
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
           ReturnValues: "ALL_NEW",
@@ -362,11 +370,27 @@ function toItem(request: DecommissionRequest): Record<string, unknown> {
   };
 }
 
+/** The two flags one `deleteSent` replaced. */
+interface LegacyExecution {
+  outcomeUnknown?: boolean;
+  unknownOutcomeSeen?: boolean;
+}
+
 function toRequest(item: Record<string, unknown>): DecommissionRequest {
   const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, pendingExpiresAt, ...rest } = item;
   const request = { ...rest, expiresAt: pendingExpiresAt } as unknown as DecommissionRequest;
   if (!STATUSES.includes(request.status)) {
     throw new Error(`request item ${String(item.sk)} has an unknown status`);
+  }
+  // Items written before approvals were signed and the DELETE flag was one flag.
+  request.approvalMac ??= null;
+  const execution = request.execution as ExecutionState & LegacyExecution;
+  if (execution.deleteSent === undefined) {
+    const { outcomeUnknown, unknownOutcomeSeen, ...current } = execution;
+    request.execution = {
+      ...current,
+      deleteSent: outcomeUnknown === true || unknownOutcomeSeen === true,
+    };
   }
   return request;
 }

@@ -3,14 +3,16 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
+import type { DeviceCompletion } from "../../core/decommission/ports.js";
 import type { DeviceState } from "../../core/device-state.js";
 import type { DeviceStore } from "../../ports.js";
 import { isConditionalCheckFailed } from "./errors.js";
 import { DEVICE_PARTITION } from "./table-design.js";
 
 /** Device items: pk `EVSE`, sk the EVSE id, the state's fields as attributes. */
-export class DynamoDeviceStore implements DeviceStore {
+export class DynamoDeviceStore implements DeviceStore, DeviceCompletion {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
@@ -100,6 +102,27 @@ export class DynamoDeviceStore implements DeviceStore {
     } catch (error) {
       if (isConditionalCheckFailed(error)) return "conflict" as const;
       throw error;
+    }
+  }
+
+  /**
+   * One UpdateItem of exactly the attributes in DEVICE_COMPLETION (the executor's IAM policy
+   * allows no other), returning nothing.
+   */
+  async markDecommissioned(evseId: string, at: string): Promise<void> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: DEVICE_PARTITION, sk: evseId },
+          UpdateExpression: "SET lifecycle = :decommissioned, lastChangedAt = :at ADD version :one",
+          ConditionExpression: "attribute_exists(pk) AND lifecycle <> :decommissioned",
+          ExpressionAttributeValues: { ":decommissioned": "decommissioned", ":at": at, ":one": 1 },
+          ReturnValues: "NONE",
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
     }
   }
 }

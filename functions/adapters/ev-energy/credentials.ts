@@ -4,6 +4,7 @@
  * token is ever logged or put into an error message.
  */
 import { z } from "zod";
+import { isSecureUrl, secureUrl } from "../../lib/secure-url.js";
 import type { Clock, Logger, RequestObserver, SecretSource } from "../../ports.js";
 import {
   CredentialsError,
@@ -21,20 +22,22 @@ export type Credentials =
   | { kind: "client-credentials"; clientId: string; clientSecret: string; tokenUrl?: string };
 
 const NonEmptyString = z.string().min(1);
-const HttpUrl = z.url({ protocol: /^https?$/ });
+// The client secret is sent there: never in clear across a network.
+const TokenUrl = secureUrl("not an https URL");
 
 const SecretSchema = z.object({
   access_token: z.string().regex(BEARER_TOKEN_PATTERN).optional(),
   client_id: NonEmptyString.optional(),
   client_secret: NonEmptyString.optional(),
-  token_url: HttpUrl.optional(),
+  token_url: TokenUrl.optional(),
 });
 
 const WHAT_IS_WRONG: Record<string, string> = {
   access_token: "access_token is not a valid bearer token (printable ASCII without spaces)",
   client_id: "client_id is not a non-empty string",
   client_secret: "client_secret is not a non-empty string",
-  token_url: "token_url is not an http(s) URL",
+  token_url:
+    "token_url is not an https URL (plain http only to localhost or 127.0.0.1: the client secret is sent there)",
 };
 
 /**
@@ -220,6 +223,11 @@ export class AccessTokenProvider implements BearerTokenSource {
   ): Promise<{ token: string; lifetimeSeconds: number }> {
     const url = new URL(credentials.tokenUrl ?? this.#defaultTokenUrl);
     const request = describeRequest("POST", url);
+    if (!isSecureUrl(url.href)) {
+      throw new CredentialsError(
+        `${request}: the token endpoint is not https; the client secret is never sent in clear`,
+      );
+    }
     const basic = Buffer.from(
       `${encodeURIComponent(credentials.clientId)}:${encodeURIComponent(credentials.clientSecret)}`,
     ).toString("base64");

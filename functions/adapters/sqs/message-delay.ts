@@ -1,8 +1,23 @@
-import { ChangeMessageVisibilityCommand } from "@aws-sdk/client-sqs";
+import {
+  ChangeMessageVisibilityCommand,
+  SQSClient,
+  type SQSClientConfig,
+} from "@aws-sdk/client-sqs";
 
 /** The part of SQSClient used here; tests hand in a fake through it. */
 export interface ChangeVisibilityClient {
   send(command: ChangeMessageVisibilityCommand): Promise<unknown>;
+}
+
+/**
+ * The SQS client for `SqsMessageDelay`. The queue URL is derived from the event's queue ARN;
+ * with `useQueueUrlAsEndpoint` on (the SDK's default) that URL would also become the endpoint,
+ * ignoring `AWS_ENDPOINT_URL(_SQS)` and any configured endpoint, so a call meant for an
+ * emulator or a VPC endpoint would go to the public one. Off, the endpoint is resolved as for
+ * every other client, and the URL only names the queue.
+ */
+export function sqsClient(config: SQSClientConfig = {}): SQSClient {
+  return new SQSClient({ ...config, useQueueUrlAsEndpoint: false });
 }
 
 /** The longest SQS lets a received message stay hidden. */

@@ -49,6 +49,19 @@ export class OpenRequestExists extends DecommissionRefusal {
   }
 }
 
+/** The request never took its EVSE's guard (another request was open): it cannot be approved. */
+export class RequestNotOpened extends DecommissionRefusal {
+  override readonly name = "RequestNotOpened";
+  constructor(
+    readonly requestId: string,
+    readonly evseId: string,
+  ) {
+    super(
+      `request ${requestId} does not hold EVSE ${evseId}: it was never fully opened or another request holds the EVSE; open a new one`,
+    );
+  }
+}
+
 /** The request is not in a status the action starts from. */
 export class InvalidTransition extends DecommissionRefusal {
   override readonly name = "InvalidTransition";
@@ -71,19 +84,33 @@ export class RequestExpired extends DecommissionRefusal {
   }
 }
 
-/** The caller's role matches no approver pattern. */
+/** The caller is not a session of an approver role. */
 export class NotApprover extends DecommissionRefusal {
   override readonly name = "NotApprover";
-  constructor(action: string) {
-    super(`only approvers may ${action} a request; your role matches no approver pattern`);
+  constructor(action: string, why = "your role is not one of the approver roles") {
+    super(`only approvers may ${action} a request: ${why}`);
   }
 }
 
-/** The approver is the requester (same account, role and session). */
+/** The approver is the requester: the same person name, whatever role or account. */
 export class SelfApproval extends DecommissionRefusal {
   override readonly name = "SelfApproval";
   constructor() {
-    super("the approver must be another person than the requester");
+    super(
+      "the approver must be another person than the requester (same name, whatever the role or account, is the same person)",
+    );
+  }
+}
+
+/** The caller's identity names no person (the account root, a role without a session). */
+export class NotAPerson extends DecommissionRefusal {
+  override readonly name = "NotAPerson";
+  constructor(kind: string) {
+    super(
+      kind === "root"
+        ? "the account root names no person: call as an IAM user or a role session"
+        : "an IAM role without a session names no person: call through an assumed-role session",
+    );
   }
 }
 

@@ -4,13 +4,17 @@
  * any executor can pick it up, and answers the message source with a verdict: done (delete the
  * message) or retry after a delay (keep it, invisible until then).
  */
-import type { DeviceStore, EvEnergyApi, Random } from "../../ports.js";
+import type { EvEnergyApi, Random } from "../../ports.js";
+import { type ApprovalVerifier, approvalViolation } from "./approval.js";
 import { type DecommissionRequest, type ExecutionState, SYSTEM_ACTORS } from "./model.js";
-import type { ExecutionMessage, PauseSwitch } from "./ports.js";
+import type { DeviceCompletion, ExecutionMessage, PauseSwitch } from "./ports.js";
 import { announce, iso, type WriteDependencies, writeTransition } from "./writes.js";
 
 export interface ExecutorDependencies extends WriteDependencies {
-  devices: Pick<DeviceStore, "get" | "put">;
+  /** Marks a deleted device `decommissioned`: the executor's only write to device items. */
+  devices: DeviceCompletion;
+  /** Checks approval signatures; only the executor holds it. */
+  verifier: ApprovalVerifier;
   /** Built with the write-scoped credential. */
   api: Pick<EvEnergyApi, "getEvse" | "deleteEvse">;
   pause: PauseSwitch;
@@ -29,37 +33,45 @@ export interface ExecutorSettings {
 }
 
 export type Verdict =
-  | { kind: "done"; outcome: "completed" | "failed" | "skipped"; note: string }
+  | {
+      kind: "done";
+      outcome: "completed" | "failed" | "skipped";
+      note: string;
+      /** Failed because the request's approval did not hold up (alarmed on). */
+      integrityViolation?: true;
+    }
   | { kind: "retry"; delayMs: number; note: string };
 
 /** Failures of one upstream call, as the executor treats them. */
 type Failure =
   | { kind: "permanent"; message: string }
-  /** `unknown`: a DELETE that may have been applied (timeout, reset, 5xx). */
-  | { kind: "transient"; message: string; retryAt?: number; unknown: boolean };
+  | { kind: "transient"; message: string; retryAt?: number };
 
 const RACE_RETRY_MS = 1_000;
 
 /**
  * Handles one execution message.
  * 1. Skip it when the request is gone, no longer approved or executing, or the message carries
- *    another token (superseded). When execution is paused, hold the request (no live message)
- *    and drop the message: the reconciler sends a new one once the switch is released.
- * 2. Wait (retry verdict) while another executor's lease is live or the next attempt is due
+ *    another token (superseded).
+ * 2. Check the approval (signature and history, see approval.ts): a request whose approval
+ *    does not hold up is FAILED as an integrity violation, and nothing is sent upstream.
+ * 3. When execution is paused, hold the request (no live message) and drop the message: the
+ *    reconciler sends a new one once the switch is released.
+ * 4. Wait (retry verdict) while another executor's lease is live or the next attempt is due
  *    later (backoff, Retry-After).
- * 3. Claim the request: EXECUTING, a lease, one more attempt, conditional on the version read.
- * 4. Pre-flight: re-read the EVSE from ev.energy with the write credential.
- *    - 404: if an earlier DELETE's outcome was unknown, it took effect → COMPLETED; otherwise
- *      FAILED (a credential of another account if the poll still sees the device).
+ * 5. Claim the request: EXECUTING, a lease, one more attempt, conditional on the version read.
+ * 6. Pre-flight: re-read the EVSE from ev.energy with the write credential.
+ *    - 404: if a DELETE was sent earlier, it took effect → COMPLETED; otherwise FAILED (the
+ *      EVSE is gone, or the write credential belongs to another account).
  *    - another cpid than the request's snapshot → FAILED; charging now and not forced → FAILED.
- *    - found after the attempts ran out (this read only settled an unknown outcome) → FAILED.
- * 5. Record that the DELETE is being sent (write-ahead: a crash from here on is an unknown
- *    outcome), then DELETE without client retries.
+ *    - found after the attempts ran out (this read only settled an earlier DELETE) → FAILED.
+ *    - found after the request's expiry: the approval no longer stands → FAILED.
+ * 7. Record that the DELETE is being sent (write-ahead: a crash from here on counts as sent),
+ *    check the approval once more on the request as written, then DELETE without retries.
  *    - 204 → COMPLETED: free the EVSE, mark the device decommissioned, publish.
- *    - 404 → COMPLETED if an earlier outcome was unknown, else FAILED.
- *    - 429, 5xx, timeouts, resets → retry with backoff (at least until Retry-After); when the
- *      attempts run out FAILED with the reason, unless an outcome is still unknown: that is
- *      retried until resolved (or the queue dead-letters it, see `failDeadLettered`).
+ *    - 404 → COMPLETED if a DELETE was sent in an earlier attempt, else FAILED.
+ *    - 429, 5xx, timeouts, resets → retry with backoff (at least until Retry-After); the next
+ *      attempt's pre-flight settles whether this DELETE took effect.
  *    - any other 4xx → FAILED with ev.energy's answer.
  */
 export async function executeMessage(
@@ -74,6 +86,8 @@ export async function executeMessage(
     return skipped(`request is ${request.status}`);
   }
   if (request.execution.token !== message.token) return skipped("superseded by a newer message");
+  const violation = await approvalViolation(request, deps.verifier);
+  if (violation !== undefined) return refuse(deps, request, violation);
   if (await deps.pause.isPaused()) return hold(deps, request);
 
   const now = deps.clock.now();
@@ -92,7 +106,6 @@ export async function executeMessage(
       execution: {
         ...execution,
         attempts: execution.attempts + 1,
-        unknownOutcomeSeen: execution.unknownOutcomeSeen || execution.outcomeUnknown,
         nextAttemptAt: null,
         leaseOwner: deps.newToken(),
         leaseUntil: now + settings.leaseMs,
@@ -113,24 +126,21 @@ async function attempt(
   try {
     lookup = await deps.api.getEvse(request.evseId, { retries: false });
   } catch (error) {
-    return afterFailure(deps, settings, request, classify(error, false), "pre-flight read");
+    return afterFailure(deps, settings, request, classify(error), "pre-flight read");
   }
 
   if (lookup.status === "not-found") {
-    if (request.execution.outcomeUnknown) {
+    if (request.execution.deleteSent) {
       return complete(
         deps,
         request,
-        `ev.energy answers 404 after a DELETE whose outcome was unknown: that DELETE took effect (attempt ${n})`,
+        `ev.energy answers 404 after a DELETE of an earlier attempt: that DELETE took effect (attempt ${n})`,
       );
     }
-    const seen = await deps.devices.get(request.evseId);
     return fail(
       deps,
       request,
-      seen?.lifecycle === "active"
-        ? "pre-flight: ev.energy answers 404 for this EVSE with the write credential while the poll still sees it (is the write credential for another account?); nothing was deleted"
-        : "pre-flight: the EVSE no longer exists at ev.energy; nothing was deleted by this request",
+      `pre-flight: ev.energy answers 404 for this EVSE with the write credential; the poll listed it at ${request.device.lastSeenAt}, so either it was removed since or the write credential belongs to another account; nothing was deleted`,
     );
   }
   const evse = lookup.evse;
@@ -157,29 +167,39 @@ async function attempt(
       `gave up after ${settings.maxAttempts} attempts (the EVSE is still there); last: ${request.execution.lastError ?? "unknown"}`,
     );
   }
+  if (deps.clock.now() >= Date.parse(request.expiresAt)) {
+    return fail(
+      deps,
+      request,
+      `the approval lapsed at the request's expiry (${request.expiresAt}) before a DELETE was sent; nothing was deleted: open a new request`,
+    );
+  }
   if (await deps.pause.isPaused()) return hold(deps, request);
 
   const sent = await writeTransition(deps, request, "send-delete", {
     actor: SYSTEM_ACTORS.executor,
     detail: `DELETE /v2/evses/${request.evseId} sent (attempt ${n})`,
-    set: { execution: { ...request.execution, outcomeUnknown: true } },
+    set: { execution: { ...request.execution, deleteSent: true } },
   });
   if (sent === "conflict") return retry(RACE_RETRY_MS, "lost the lease before the DELETE");
+  // What is deleted is what the written request names: it must still be what was approved.
+  const violation = await approvalViolation(sent, deps.verifier);
+  if (violation !== undefined) return refuse(deps, sent, violation);
 
   let outcome: Awaited<ReturnType<ExecutorDependencies["api"]["deleteEvse"]>>;
   try {
-    outcome = await deps.api.deleteEvse(request.evseId, { retries: false });
+    outcome = await deps.api.deleteEvse(sent.evseId, { retries: false });
   } catch (error) {
-    return afterFailure(deps, settings, sent, classify(error, true), "DELETE");
+    return afterFailure(deps, settings, sent, classify(error), "DELETE");
   }
   if (outcome.status === "deleted") {
     return complete(deps, sent, `DELETE answered 204 (attempt ${n})`);
   }
-  if (sent.execution.unknownOutcomeSeen) {
+  if (request.execution.deleteSent) {
     return complete(
       deps,
       sent,
-      `DELETE answered 404 after an earlier DELETE whose outcome was unknown: that DELETE took effect (attempt ${n})`,
+      `DELETE answered 404 after a DELETE of an earlier attempt: that DELETE took effect (attempt ${n})`,
     );
   }
   return fail(
@@ -199,13 +219,12 @@ async function afterFailure(
   const message = `${step}: ${failure.message}`;
   if (failure.kind === "permanent") return fail(deps, request, message);
   const execution = request.execution;
-  // A failed pre-flight leaves an earlier unknown outcome unknown; a DELETE's own answer decides.
-  const unknown = step === "DELETE" ? failure.unknown : execution.outcomeUnknown;
   const now = deps.clock.now();
-  if (execution.attempts >= settings.maxAttempts && !unknown) {
+  if (execution.attempts >= settings.maxAttempts && !execution.deleteSent) {
     return fail(deps, request, `gave up after ${execution.attempts} attempts; last: ${message}`);
   }
-  // Out of attempts with an unknown outcome: one more pre-flight read settles it (see attempt).
+  // Out of attempts after a DELETE was sent: one more pre-flight read settles whether it took
+  // effect (see attempt), so the request never says FAILED for a device that is gone.
   const ceiling = Math.min(
     settings.maxBackoffMs,
     settings.baseBackoffMs * 2 ** Math.max(0, execution.attempts - 1),
@@ -216,15 +235,9 @@ async function afterFailure(
     actor: SYSTEM_ACTORS.executor,
     detail:
       `attempt ${execution.attempts} failed: ${message}; next attempt not before ${iso(next)}` +
-      (unknown ? "; the DELETE outcome is unknown and is checked first" : ""),
+      (execution.deleteSent ? "; a DELETE was sent, so the next pre-flight read checks first" : ""),
     set: {
-      execution: {
-        ...released(execution),
-        outcomeUnknown: unknown,
-        unknownOutcomeSeen: execution.unknownOutcomeSeen || unknown,
-        nextAttemptAt: iso(next),
-        lastError: message,
-      },
+      execution: { ...released(execution), nextAttemptAt: iso(next), lastError: message },
     },
   });
   if (written === "conflict")
@@ -233,7 +246,7 @@ async function afterFailure(
     requestId: request.id,
     attempt: execution.attempts,
     reason: message,
-    outcomeUnknown: unknown,
+    deleteSent: execution.deleteSent,
     nextAttemptAt: iso(next),
   });
   return retry(next - now, message);
@@ -251,7 +264,7 @@ async function complete(
     set: {
       completedAt: iso(now),
       outcome: detail,
-      execution: { ...released(request.execution), outcomeUnknown: false, nextAttemptAt: null },
+      execution: { ...released(request.execution), nextAttemptAt: null },
     },
   });
   if (written === "conflict") {
@@ -259,7 +272,7 @@ async function complete(
     return retry(RACE_RETRY_MS, "lost the lease while completing");
   }
   await deps.store.releaseEvse(written.evseId, written.id);
-  await markDecommissioned(deps, written.evseId, now);
+  await deps.devices.markDecommissioned(written.evseId, iso(now));
   await announce(deps, written);
   deps.logger.info("EVSE decommissioned", { requestId: written.id, evseId: written.evseId });
   return { kind: "done", outcome: "completed", note: detail };
@@ -283,56 +296,60 @@ async function fail(
   return { kind: "done", outcome: "failed", note: reason };
 }
 
+/** What becomes of a dead-lettered message. */
+export type DeadLetterOutcome =
+  | { kind: "failed" }
+  | { kind: "ignored"; why: string }
+  /** An executor may be sending the DELETE right now: look again after its lease. */
+  | { kind: "retry"; delayMs: number };
+
 /**
- * A message the queue gave up on (it reached the dead-letter queue): the request fails with
- * the reason, unless it already ended or a newer message took over.
+ * A message the queue gave up on (it reached the dead-letter queue).
+ * 1. Ignored when the request is gone, ended, or a newer message took over.
+ * 2. While an executor's lease is live it may be mid-DELETE: retry after the lease.
+ * 3. After a DELETE was sent, FAILED could be untrue: the request is left APPROVED/EXECUTING
+ *    for the reconciler, which re-sends it once it is overdue, and the next pre-flight read
+ *    settles what ev.energy did.
+ * 4. Otherwise the request fails with the reason (nothing was deleted).
  */
 export async function failDeadLettered(
   deps: WriteDependencies,
   message: ExecutionMessage,
   /** How often the main queue delivered it, when known (a DLQ record does not say). */
   receiveCount?: number,
-): Promise<"failed" | "ignored"> {
+): Promise<DeadLetterOutcome> {
   for (let round = 0; round < 5; round++) {
     const request = await deps.store.get(message.requestId);
-    if (request === undefined) return "ignored";
-    if (request.status !== "APPROVED" && request.status !== "EXECUTING") return "ignored";
-    if (request.execution.token !== message.token) return "ignored";
-    const { lastError, outcomeUnknown } = request.execution;
+    if (request === undefined) return { kind: "ignored", why: "no such request" };
+    if (request.status !== "APPROVED" && request.status !== "EXECUTING") {
+      return { kind: "ignored", why: `request is ${request.status}` };
+    }
+    if (request.execution.token !== message.token) {
+      return { kind: "ignored", why: "superseded by a newer message" };
+    }
+    const { lastError, deleteSent, leaseUntil } = request.execution;
+    const now = deps.clock.now();
+    if (leaseUntil !== null && leaseUntil > now) {
+      return { kind: "retry", delayMs: Math.ceil(leaseUntil - now + RACE_RETRY_MS) };
+    }
+    if (deleteSent) {
+      return {
+        kind: "ignored",
+        why: "a DELETE was sent: the reconciler re-sends the request so a pre-flight read settles it",
+      };
+    }
     const reason =
       `execution abandoned: the queue dead-lettered its message after ${receiveCount === undefined ? "its maximum" : receiveCount} receives` +
       (lastError ? `; last error: ${lastError}` : "") +
-      (outcomeUnknown
-        ? "; the outcome of the last DELETE is unknown: check the EVSE at ev.energy"
-        : "");
+      "; nothing was deleted";
     const verdict = await fail(deps, request, reason, SYSTEM_ACTORS.reconciler);
-    if (verdict.kind === "done") return "failed";
+    if (verdict.kind === "done") return { kind: "failed" };
   }
-  return "ignored";
-}
-
-async function markDecommissioned(deps: ExecutorDependencies, evseId: string, now: number) {
-  for (let round = 0; round < 5; round++) {
-    const device = await deps.devices.get(evseId);
-    if (device === undefined || device.lifecycle === "decommissioned") return;
-    const at = iso(now);
-    const written = await deps.devices.put(
-      {
-        ...device,
-        lifecycle: "decommissioned",
-        lastChangedAt: at,
-        lastSeenAt: at,
-        version: device.version + 1,
-      },
-      device.version,
-    );
-    if (written === "written") return;
-  }
-  deps.logger.warn("could not mark the device decommissioned (kept changing)", { evseId });
+  return { kind: "retry", delayMs: RACE_RETRY_MS };
 }
 
 /** How the executor treats an error of the ev.energy client. */
-function classify(error: unknown, isDelete: boolean): Failure {
+function classify(error: unknown): Failure {
   if (!(error instanceof Error)) throw error;
   switch (error.name) {
     case "RateLimited": {
@@ -341,18 +358,15 @@ function classify(error: unknown, isDelete: boolean): Failure {
         kind: "transient",
         message: error.message,
         ...(typeof retryAt === "number" ? { retryAt } : {}),
-        // A 429 was refused before anything happened.
-        unknown: false,
       };
     }
     case "EvEnergyUnavailable":
     case "MalformedResponse":
-      // Timeouts, resets and 5xx: a DELETE may have been applied.
-      return { kind: "transient", message: error.message, unknown: isDelete };
+      return { kind: "transient", message: error.message };
     case "EvEnergyProblem": {
       const status = (error as Error & { status?: unknown }).status;
       if (typeof status === "number" && (status === 408 || status >= 500)) {
-        return { kind: "transient", message: error.message, unknown: isDelete };
+        return { kind: "transient", message: error.message };
       }
       return { kind: "permanent", message: error.message };
     }
@@ -360,9 +374,31 @@ function classify(error: unknown, isDelete: boolean): Failure {
       return { kind: "permanent", message: error.message };
     default:
       // A bug, not an upstream answer: the message is retried by the queue; a DELETE that was
-      // under way stays recorded as an unknown outcome.
+      // under way stays recorded as sent.
       throw error;
   }
+}
+
+/**
+ * The approval does not hold up: FAILED without a DELETE, reported as an integrity violation
+ * (someone or something wrote the request outside the API). Logged as an error: it alarms.
+ */
+async function refuse(
+  deps: ExecutorDependencies,
+  request: DecommissionRequest,
+  violation: string,
+): Promise<Verdict> {
+  deps.logger.error("decommission refused: integrity violation", {
+    requestId: request.id,
+    evseId: request.evseId,
+    violation,
+  });
+  const verdict = await fail(
+    deps,
+    request,
+    `integrity violation: ${violation}; nothing was deleted`,
+  );
+  return verdict.kind === "done" ? { ...verdict, integrityViolation: true } : verdict;
 }
 
 /**

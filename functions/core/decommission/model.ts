@@ -27,6 +27,7 @@ export function isOpen(status: Status): boolean {
 
 /** The system's own actors, named in history entries like callers are. */
 export const SYSTEM_ACTORS = {
+  api: "system:api",
   executor: "system:executor",
   reconciler: "system:reconciler",
 } as const;
@@ -69,10 +70,12 @@ export interface ExecutionState {
   attempts: number;
   /** No attempt may start before this (backoff and Retry-After). */
   nextAttemptAt: string | null;
-  /** A DELETE was sent and its outcome is not known (timeout, reset, 5xx). */
-  outcomeUnknown: boolean;
-  /** Some attempt's DELETE outcome was unknown: a later 404 counts as success only then. */
-  unknownOutcomeSeen: boolean;
+  /**
+   * A DELETE was sent for this request (recorded before sending, so a crash counts). From
+   * then on, ev.energy answering 404 for the EVSE means that DELETE took effect: COMPLETED.
+   * Never cleared: what was sent may have been applied.
+   */
+  deleteSent: boolean;
   leaseOwner: string | null;
   /** Clock ms until which `leaseOwner` alone may call the upstream. */
   leaseUntil: number | null;
@@ -104,6 +107,8 @@ export interface DecommissionRequest {
   expiresAt: string;
   approvedBy: Principal | null;
   approvedAt: string | null;
+  /** The API's signature over the approval (see approval.ts); the executor verifies it. */
+  approvalMac: string | null;
   /** Approved with `force`: execute even if the device is charging. */
   force: boolean;
   /** Who rejected or cancelled, and why; or why it failed. */
@@ -124,8 +129,7 @@ export const INITIAL_EXECUTION: ExecutionState = {
   enqueuedAt: null,
   attempts: 0,
   nextAttemptAt: null,
-  outcomeUnknown: false,
-  unknownOutcomeSeen: false,
+  deleteSent: false,
   leaseOwner: null,
   leaseUntil: null,
   lastError: null,

@@ -30,6 +30,8 @@ export interface RequestUpdate {
   /** Appended to the history (their `version` is the new version). */
   history: HistoryEntry[];
   updatedAt: string;
+  /** Also require the request's `expiresAt` to be later than this (an approval's time). */
+  unexpiredAt?: string;
 }
 
 export type OpenClaim = { claimed: true } | { claimed: false; holder: string; claimedAt: number };
@@ -48,7 +50,10 @@ export interface DecommissionStore {
 
   /** The open-request guard: at most one open request per EVSE. */
   claimEvse(evseId: string, requestId: string, now: number): Promise<OpenClaim>;
-  /** Moves the guard from a request that is no longer open; false if someone else moved it. */
+  /**
+   * Moves the guard from `from` to `to`; false if someone else moved it. Only for a `from`
+   * that is no longer open (or was never written): an open request keeps its guard.
+   */
   takeOverEvse(evseId: string, from: string, to: string, now: number): Promise<boolean>;
   /** Frees the guard if `requestId` still holds it. */
   releaseEvse(evseId: string, requestId: string): Promise<void>;
@@ -97,6 +102,16 @@ export interface ExecutionMessage {
 
 export interface ExecutionQueue {
   enqueue(message: ExecutionMessage): Promise<void>;
+}
+
+/** The executor's one write to the poll's device items. */
+export interface DeviceCompletion {
+  /**
+   * Marks a device the executor deleted `decommissioned` (it leaves `GET /evses`), moving its
+   * version on so a poll write based on the older state conflicts and re-reads. Nothing when
+   * the device is unknown or already marked.
+   */
+  markDecommissioned(evseId: string, at: string): Promise<void>;
 }
 
 /** Operators stop all execution with it, without a deploy; approvals still happen and wait. */

@@ -88,42 +88,45 @@ export function parsePrincipal(arn: string): Principal {
   throw new InvalidPrincipal("the caller is not an IAM or STS principal ARN");
 }
 
-/** Roles reach us as `role` (IAM ARN) or `assumed-role` (STS ARN): the same identity. */
-function identityKind(kind: PrincipalKind): string {
-  return kind === "assumed-role" ? "role" : kind;
+/**
+ * The person behind a caller: the name only that person has, lower-cased (IAM names are
+ * unique regardless of case). An assumed role's session name, an IAM user's name, a federated
+ * user's name. The role, its path, the ARN form and the account do not matter: alice through
+ * the requester role and alice through the approver role are one person.
+ * Undefined for the forms that name no person: the account root, and an IAM role ARN without a
+ * session (every session of the role would match it).
+ */
+export function personOf(principal: Principal): string | undefined {
+  switch (principal.kind) {
+    case "assumed-role":
+      return principal.session?.toLowerCase();
+    case "user":
+    case "federated-user":
+      return principal.name.toLowerCase();
+    default:
+      return undefined;
+  }
 }
 
 /**
- * Whether two callers are the same person. Same account, same role or user (IAM names are
- * unique regardless of case, and an IAM role ARN and an STS session of that role are the same
- * role), and the same session. A side without a session (a role called by its IAM ARN) cannot
- * be told apart from any session of that role, so it counts as the same person: when in doubt,
- * a self-approval is refused.
+ * Whether two callers are the same person: their person names match, whatever role or account
+ * they came through. A side that names no person cannot be told apart from anyone, so it counts
+ * as the same person: when in doubt, a self-approval is refused.
  */
 export function samePerson(a: Principal, b: Principal): boolean {
-  if (a.partition !== b.partition || a.account !== b.account) return false;
-  if (identityKind(a.kind) !== identityKind(b.kind)) return false;
-  if (a.name.toLowerCase() !== b.name.toLowerCase()) return false;
-  if (a.session === null || b.session === null) return true;
-  return a.session.toLowerCase() === b.session.toLowerCase();
+  const first = personOf(a);
+  const second = personOf(b);
+  return first === undefined || second === undefined || first === second;
 }
 
 /**
- * The key idempotency records are scoped to: one person, whatever ARN form they call with
- * (an IAM role ARN without a session is its own scope).
+ * The key idempotency records are scoped to: the caller's identity as it called (account, role
+ * or user, session), case-insensitively, so one caller's retries find their key whatever case
+ * the ARN arrives in.
  */
 export function principalKey(principal: Principal): string {
+  const kind = principal.kind === "assumed-role" ? "role" : principal.kind;
   const name = principal.name.toLowerCase();
   const session = principal.session?.toLowerCase() ?? "-";
-  return `${principal.partition}:${principal.account}:${identityKind(principal.kind)}:${name}:${session}`;
-}
-
-/**
- * The IAM role ARN a role caller is matched by, without the role's path: an STS session ARN
- * does not reveal the path, so both forms of one role get the same answer. Undefined for users,
- * root and federated users, which are never approvers.
- */
-export function roleArnOf(principal: Principal): string | undefined {
-  if (principal.kind !== "assumed-role" && principal.kind !== "role") return undefined;
-  return `arn:${principal.partition}:iam::${principal.account}:role/${principal.name}`;
+  return `${principal.partition}:${principal.account}:${kind}:${name}:${session}`;
 }

@@ -6,6 +6,7 @@
 
 import type { DeviceStore, Logger } from "../../ports.js";
 import type { DeviceState } from "../device-state.js";
+import { type ApprovalSigner, approvalMessage } from "./approval.js";
 import type { ApproverPatterns } from "./approvers.js";
 import {
   DeviceCharging,
@@ -14,6 +15,7 @@ import {
   OpenRequestExists,
   RequestBusy,
   RequestNotFound,
+  RequestNotOpened,
 } from "./errors.js";
 import {
   type DecommissionRequest,
@@ -24,7 +26,7 @@ import {
 } from "./model.js";
 import type { DecommissionStore, ExecutionQueue, Page, RequestQuery } from "./ports.js";
 import type { Principal } from "./principal.js";
-import { checkCallerAction } from "./state-machine.js";
+import { checkCallerAction, requirePerson } from "./state-machine.js";
 import { announce, iso, type WriteDependencies, writeTransition } from "./writes.js";
 
 export interface RequestDependencies extends WriteDependencies {
@@ -36,6 +38,8 @@ export interface RequestDependencies extends WriteDependencies {
   newRequestId: () => string;
   /** A new opaque token (queue message tokens). */
   newToken: () => string;
+  /** Signs approvals; only the API holds it. */
+  signer: ApprovalSigner;
 }
 
 export interface RequestSettings {
@@ -50,20 +54,23 @@ export interface CreateInput {
   externalRef?: string | undefined;
 }
 
-/** A guard whose request is missing this long is a creation that died half-way. */
+/** A guard naming a request that was never written, this long ago, belongs to a dead creation. */
 const ABANDONED_CLAIM_MS = 60_000;
 /** Conditional writes lost to a concurrent writer are re-decided this many times. */
 const RACE_ROUNDS = 5;
 
 /**
  * Opens a request to decommission an EVSE.
- * 1. The EVSE must be one the poll recorded (404) and still active (409).
- * 2. Claim the EVSE's open-request guard. If another request holds it: a live one is a 409
- *    naming it; a pending one past its expiry is expired on the spot; one that ended, or a
- *    creation that died before writing its request, hands the guard over.
+ * 1. The EVSE must be one the poll recorded (404) and still active (409); the caller must name
+ *    a person (403).
+ * 2. If the EVSE's open-request guard names a live request, a 409 naming it: nothing is written.
  * 3. Write the request (PENDING_APPROVAL, with the device's cpid and state as a snapshot and
- *    the first history entry); if that fails, free the guard again.
- * 4. Publish `EVSE Decommission Requested`.
+ *    the first history entry). It cannot be approved until it holds the guard.
+ * 4. Take the guard (see `holdEvse`). If another request holds it after all, this one is
+ *    withdrawn (CANCELLED by the system, no events) and the caller gets the 409.
+ * 5. Publish `EVSE Decommission Requested`.
+ * Writing the request before its guard means the guard only ever names a request that exists,
+ * so a guard is never taken from a creation that is still under way.
  */
 export async function createRequest(
   deps: RequestDependencies,
@@ -71,17 +78,18 @@ export async function createRequest(
   caller: Principal,
   input: CreateInput,
 ): Promise<DecommissionRequest> {
+  requirePerson(caller);
   const device = await deps.devices.get(input.evseId);
   if (device === undefined) throw new EvseNotFound(input.evseId);
   if (device.lifecycle !== "active") throw new EvseNotActive(input.evseId, device.lifecycle);
 
   const now = deps.clock.now();
-  const id = deps.newRequestId();
-  await claimEvse(deps, input.evseId, id, now);
+  const live = await liveHolder(deps, input.evseId, now);
+  if (live !== undefined) throw new OpenRequestExists(input.evseId, live);
 
   const at = iso(now);
   const request: DecommissionRequest = {
-    id,
+    id: deps.newRequestId(),
     evseId: input.evseId,
     cpid: device.cpid,
     device: snapshotOf(device),
@@ -93,6 +101,7 @@ export async function createRequest(
     expiresAt: iso(now + settings.pendingExpiryMs),
     approvedBy: null,
     approvedAt: null,
+    approvalMac: null,
     force: false,
     decidedBy: null,
     outcome: null,
@@ -113,38 +122,79 @@ export async function createRequest(
     publishedVersion: 0,
     updatedAt: at,
   };
-  try {
-    await deps.store.create(request);
-  } catch (error) {
-    await deps.store.releaseEvse(input.evseId, id).catch(() => undefined);
-    throw error;
+  await deps.store.create(request);
+  const holder = await holdEvse(deps, request, now);
+  if (holder !== undefined) {
+    await withdraw(deps, request, `not opened: EVSE ${request.evseId} has open request ${holder}`);
+    throw new OpenRequestExists(request.evseId, holder);
   }
   await announce(deps, request);
   return request;
 }
 
-async function claimEvse(
+/**
+ * The open request holding the EVSE's guard, if one does. A pending request past its expiry
+ * does not count (it is expired when the guard is taken); nor does a guard whose request was
+ * never written (an older creation order) once it is `ABANDONED_CLAIM_MS` old.
+ */
+async function liveHolder(
   deps: RequestDependencies,
   evseId: string,
-  id: string,
   now: number,
-): Promise<void> {
+): Promise<string | undefined> {
+  const guard = await deps.store.openRequestFor(evseId);
+  if (guard === undefined) return undefined;
+  const holder = await deps.store.get(guard);
+  if (holder === undefined || !isOpen(holder.status) || isExpired(holder, now)) return undefined;
+  return holder.id;
+}
+
+/**
+ * Takes the EVSE's guard for `request`; returns the live request that holds it instead, if any.
+ * A guard held by an ended request, or by a request that was never written and whose claim is
+ * old, is moved over conditionally on still naming it; a pending request past its expiry is
+ * expired first. Only a successful EXPIRED write lets the guard move: if the holder was
+ * approved meanwhile, it is live and keeps the guard.
+ */
+async function holdEvse(
+  deps: RequestDependencies,
+  request: DecommissionRequest,
+  now: number,
+): Promise<string | undefined> {
   for (let round = 0; round < RACE_ROUNDS; round++) {
-    const claim = await deps.store.claimEvse(evseId, id, now);
-    if (claim.claimed) return;
+    const claim = await deps.store.claimEvse(request.evseId, request.id, now);
+    if (claim.claimed) return undefined;
     const holder = await deps.store.get(claim.holder);
     if (holder === undefined) {
-      if (now - claim.claimedAt < ABANDONED_CLAIM_MS)
-        throw new OpenRequestExists(evseId, claim.holder);
+      if (now - claim.claimedAt < ABANDONED_CLAIM_MS) return claim.holder;
     } else if (isOpen(holder.status)) {
-      const expired = holder.status === "PENDING_APPROVAL" && now >= Date.parse(holder.expiresAt);
-      if (!expired) throw new OpenRequestExists(evseId, holder.id);
+      if (!isExpired(holder, now)) return holder.id;
       await expire(deps, holder);
+      continue;
     }
-    if (await deps.store.takeOverEvse(evseId, claim.holder, id, now)) return;
+    if (await deps.store.takeOverEvse(request.evseId, claim.holder, request.id, now)) {
+      return undefined;
+    }
   }
-  const holder = await deps.store.openRequestFor(evseId);
-  throw new OpenRequestExists(evseId, holder ?? "unknown");
+  return (await deps.store.openRequestFor(request.evseId)) ?? "unknown";
+}
+
+function isExpired(request: DecommissionRequest, now: number): boolean {
+  return request.status === "PENDING_APPROVAL" && now >= Date.parse(request.expiresAt);
+}
+
+/** Ends a request that never took its guard: CANCELLED by the system, its events suppressed. */
+async function withdraw(deps: RequestDependencies, request: DecommissionRequest, why: string) {
+  const written = await writeTransition(deps, request, "withdraw", {
+    actor: SYSTEM_ACTORS.api,
+    detail: why,
+    set: { outcome: why, publishedVersion: request.version + 1 },
+  });
+  if (written === "conflict") {
+    deps.logger.warn("could not withdraw a request that never opened; it expires unapproved", {
+      requestId: request.id,
+    });
+  }
 }
 
 /** Marks a pending request past its expiry EXPIRED and frees its EVSE. */
@@ -186,12 +236,15 @@ export interface ApproveInput {
 
 /**
  * Approves a pending request; execution follows asynchronously.
- * 1. Check the caller against the request (approver role, another person than the requester,
- *    pending, unexpired) — see `checkCallerAction`.
+ * 1. Check the caller against the request (a session of an approver role, another person than
+ *    the requester, pending, unexpired) — see `checkCallerAction`.
  * 2. Refuse a device whose last-seen state is charging unless `force`.
- * 3. Write APPROVED with a fresh execution token, conditional on the version read; a lost race
- *    re-reads and re-checks (the loser of 100 concurrent approvals gets a 409).
- * 4. Publish `EVSE Decommission Approved`, then enqueue the execution. A failed enqueue is
+ * 3. The request must hold its EVSE's guard (one that never took it cannot be approved).
+ * 4. Sign the approval (see approval.ts) and write APPROVED with the signature and a fresh
+ *    execution token, conditional on the version read and on the request not having expired
+ *    by now; a lost race re-reads and re-checks (the loser of 100 concurrent approvals gets a
+ *    409, an approval racing expiry a 409 "expired").
+ * 5. Publish `EVSE Decommission Approved`, then enqueue the execution. A failed enqueue is
  *    logged: the reconciler re-sends approved requests whose execution never started.
  */
 export async function approveRequest(
@@ -207,6 +260,13 @@ export async function approveRequest(
     checkCallerAction("approve", request, caller, { approvers: settings.approvers, now });
     const device = await deps.devices.get(request.evseId);
     if (device?.isCharging === true && !force) throw new DeviceCharging(request.evseId);
+    if ((await deps.store.openRequestFor(request.evseId)) !== request.id) {
+      throw new RequestNotOpened(request.id, request.evseId);
+    }
+    const approvedAt = iso(now);
+    const approvalMac = await deps.signer.sign(
+      approvalMessage({ ...request, requestId: request.id, approvedBy: caller, approvedAt, force }),
+    );
     const token = deps.newToken();
     const detail = [input.comment, force ? "force: execute even if charging" : undefined]
       .filter((part) => part !== undefined && part !== "")
@@ -214,11 +274,13 @@ export async function approveRequest(
     return writeTransition(deps, request, "approve", {
       actor: caller.arn,
       detail: detail === "" ? undefined : detail,
+      unexpiredAt: approvedAt,
       set: {
         approvedBy: caller,
-        approvedAt: iso(now),
+        approvedAt,
+        approvalMac,
         force,
-        execution: { ...INITIAL_EXECUTION, token, enqueuedAt: iso(now) },
+        execution: { ...INITIAL_EXECUTION, token, enqueuedAt: approvedAt },
       },
     });
   });

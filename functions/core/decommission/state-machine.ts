@@ -14,19 +14,21 @@
 import { type ApproverPatterns, isApprover } from "./approvers.js";
 import {
   InvalidTransition,
+  NotAPerson,
   NotApprover,
   NotRequester,
   RequestExpired,
   SelfApproval,
 } from "./errors.js";
 import type { DecommissionRequest, HistoryAction, Status } from "./model.js";
-import { type Principal, samePerson } from "./principal.js";
+import { type Principal, personOf, samePerson } from "./principal.js";
 
 export type Action =
   | "approve"
   | "reject"
   | "cancel"
   | "expire"
+  | "withdraw"
   | "start"
   | "retry"
   | "send-delete"
@@ -51,6 +53,8 @@ export const TRANSITIONS: Readonly<Record<Action, Transition>> = {
   reject: { from: ["PENDING_APPROVAL"], to: "REJECTED", by: "approver", records: "rejected" },
   cancel: { from: ["PENDING_APPROVAL"], to: "CANCELLED", by: "requester", records: "cancelled" },
   expire: { from: ["PENDING_APPROVAL"], to: "EXPIRED", by: "system", records: "expired" },
+  /** A request that found its EVSE held by another open request when it went to take it. */
+  withdraw: { from: ["PENDING_APPROVAL"], to: "CANCELLED", by: "system", records: "cancelled" },
   start: {
     from: ["APPROVED", "EXECUTING"],
     to: "EXECUTING",
@@ -85,9 +89,20 @@ export interface CallerContext {
 }
 
 /**
+ * The caller as a person, for every action that records who acted.
+ * @throws NotAPerson for the account root and a role without a session.
+ */
+export function requirePerson(caller: Principal): string {
+  const person = personOf(caller);
+  if (person === undefined) throw new NotAPerson(caller.kind);
+  return person;
+}
+
+/**
  * Checks a caller's action against the request as read, in the order a caller can act on:
- * 1. who: approve and reject need an approver role, cancel the requester; an approver must be
- *    another person than the requester (403s);
+ * 1. who: the caller must name a person; approve and reject need a session of an approver
+ *    role (a federated user picks their own name, so never approves), cancel the requester;
+ *    an approver must be another person than the requester, whatever role or account (403s);
  * 2. from where: the request must be in a status the action starts from (409);
  * 3. when: a pending request past `expiresAt` can no longer be acted on (409), even before the
  *    reconciler has marked it EXPIRED.
@@ -100,7 +115,11 @@ export function checkCallerAction(
   context: CallerContext,
 ): void {
   const transition = TRANSITIONS[action];
+  requirePerson(caller);
   if (transition.by === "approver") {
+    if (caller.kind === "federated-user") {
+      throw new NotApprover(action, "a federated user chooses their own name");
+    }
     if (!isApprover(caller, context.approvers)) throw new NotApprover(action);
     if (action === "approve" && samePerson(caller, request.requestedBy)) throw new SelfApproval();
   } else if (!samePerson(caller, request.requestedBy)) {

@@ -23,6 +23,8 @@ export interface WriteOptions {
   set?: RequestUpdate["set"];
   /** Leave the history alone (execution bookkeeping that says nothing new). */
   silent?: boolean;
+  /** Only if the request's expiry is later than this (see RequestUpdate). */
+  unexpiredAt?: string;
 }
 
 /** Writes `action` on `request` as read; "conflict" when another writer got there first. */
@@ -55,6 +57,7 @@ export function writeTransition(
           },
         ],
     updatedAt: at,
+    ...(options.unexpiredAt === undefined ? {} : { unexpiredAt: options.unexpiredAt }),
   });
 }
 
