@@ -274,6 +274,7 @@ export async function approveRequest(
     return writeTransition(deps, request, "approve", {
       actor: caller.arn,
       detail: detail === "" ? undefined : detail,
+      at: approvedAt,
       unexpiredAt: approvedAt,
       set: {
         approvedBy: caller,

@@ -25,6 +25,8 @@ export interface WriteOptions {
   silent?: boolean;
   /** Only if the request's expiry is later than this (see RequestUpdate). */
   unexpiredAt?: string;
+  /** The entry's time when it must equal a time the caller recorded (an approval's). */
+  at?: string;
 }
 
 /** Writes `action` on `request` as read; "conflict" when another writer got there first. */
@@ -36,7 +38,7 @@ export function writeTransition(
 ): Promise<DecommissionRequest | "conflict"> {
   const transition = TRANSITIONS[action];
   const to = targetOf(action, request.status);
-  const at = iso(deps.clock.now());
+  const at = options.at ?? iso(deps.clock.now());
   const version = request.version + 1;
   return deps.store.update(request.id, {
     expectedVersion: request.version,
