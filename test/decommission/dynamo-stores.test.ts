@@ -75,6 +75,57 @@ describe("the DynamoDB decommission store", () => {
     expect((await requests.get(request.id))?.history).toHaveLength(2);
   });
 
+  it("writes an approval only while the request's own expiry is later than the approval", async () => {
+    const { requests } = await stores();
+    const request = aRequest({ expiresAt: "2026-03-02T09:00:00.000Z" });
+    await requests.create(request);
+    const at = (time: string): RequestUpdate => ({ ...approve(1), unexpiredAt: time });
+    expect(await requests.update(request.id, at("2026-03-02T09:00:00.000Z"))).toBe("conflict");
+    expect(await requests.update(request.id, at("2026-03-02T09:00:00.001Z"))).toBe("conflict");
+    const written = await requests.update(request.id, at("2026-03-02T08:59:59.999Z"));
+    expect(written).toMatchObject({ status: "APPROVED", version: 2 });
+  });
+
+  it("reads a request written before the DELETE flag was one flag, and before signatures", async () => {
+    const { requests, table } = await stores();
+    const request = aRequest({ status: "EXECUTING" });
+    const { deleteSent: _deleteSent, ...execution } = request.execution;
+    const { approvalMac: _mac, expiresAt, ...rest } = request;
+    const { PutCommand } = await import("@aws-sdk/lib-dynamodb");
+    await dynamo.documents.send(
+      new PutCommand({
+        TableName: table,
+        Item: {
+          pk: "DCR",
+          sk: request.id,
+          ...rest,
+          pendingExpiresAt: expiresAt,
+          execution: { ...execution, outcomeUnknown: false, unknownOutcomeSeen: true },
+        },
+      }),
+    );
+    const read = await requests.get(request.id);
+    expect(read?.execution.deleteSent).toBe(true);
+    expect(read?.approvalMac).toBeNull();
+    expect(read?.execution).not.toHaveProperty("unknownOutcomeSeen");
+  });
+
+  it("marks a device decommissioned with one update of the completion attributes, once", async () => {
+    const { devices } = await stores();
+    await devices.put(aDevice({ version: 4 }), undefined);
+    await devices.markDecommissioned(evseId(1), "2026-03-02T09:00:00.000Z");
+    await devices.markDecommissioned(evseId(1), "2026-03-02T10:00:00.000Z");
+    await devices.markDecommissioned(evseId(9), "2026-03-02T10:00:00.000Z");
+    expect(await devices.get(evseId(1))).toEqual(
+      aDevice({
+        lifecycle: "decommissioned",
+        lastChangedAt: "2026-03-02T09:00:00.000Z",
+        version: 5,
+      }),
+    );
+    expect(await devices.get(evseId(9))).toBeUndefined();
+  });
+
   it("lets exactly one of many concurrent writers of one version win", async () => {
     const { requests } = await stores();
     const request = aRequest();

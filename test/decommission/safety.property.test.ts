@@ -5,7 +5,7 @@
  * between any two steps, forged request items, and ev.energy answering 204, 404, 429, 5xx or
  * timing out (with or without having applied a DELETE). Then everything settles and the world
  * is checked:
- * - never a DELETE without a valid signed approval by another person, before its expiry;
+ * - never a DELETE without a valid signed approval by another person, given before expiry;
  * - never DELETEs from two requests for one EVSE (one effective DELETE);
  * - every request ends in a state that matches what ev.energy did (COMPLETED exactly for the
  *   request whose DELETE took effect; forged requests FAILED).

@@ -17,6 +17,11 @@ export class MemoryDecommissionStore implements DecommissionStore {
   readonly #requests = new Map<string, DecommissionRequest>();
   readonly #guards = new Map<string, { requestId: string; claimedAt: number }>();
 
+  /** Overwrites an item unconditionally: what a role with PutItem on the table could do. */
+  put(request: DecommissionRequest): void {
+    this.#requests.set(request.id, structuredClone(request));
+  }
+
   async create(request: DecommissionRequest): Promise<void> {
     if (this.#requests.has(request.id)) throw new Error("ConditionalCheckFailedException");
     this.#requests.set(request.id, structuredClone(request));

@@ -65,7 +65,6 @@ const RACE_RETRY_MS = 1_000;
  *      EVSE is gone, or the write credential belongs to another account).
  *    - another cpid than the request's snapshot → FAILED; charging now and not forced → FAILED.
  *    - found after the attempts ran out (this read only settled an earlier DELETE) → FAILED.
- *    - found after the request's expiry: the approval no longer stands → FAILED.
  * 7. Record that the DELETE is being sent (write-ahead: a crash from here on counts as sent),
  *    check the approval once more on the request as written, then DELETE without retries.
  *    - 204 → COMPLETED: free the EVSE, mark the device decommissioned, publish.
@@ -165,13 +164,6 @@ async function attempt(
       deps,
       request,
       `gave up after ${settings.maxAttempts} attempts (the EVSE is still there); last: ${request.execution.lastError ?? "unknown"}`,
-    );
-  }
-  if (deps.clock.now() >= Date.parse(request.expiresAt)) {
-    return fail(
-      deps,
-      request,
-      `the approval lapsed at the request's expiry (${request.expiresAt}) before a DELETE was sent; nothing was deleted: open a new request`,
     );
   }
   if (await deps.pause.isPaused()) return hold(deps, request);
