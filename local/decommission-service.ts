@@ -26,6 +26,30 @@ import { HmacApprovalMac } from "./hmac-approval-mac.js";
 /** The sandbox's approver role: its sessions may approve (`assumed-role/approver/<name>`). */
 export const SANDBOX_APPROVER_ROLES = ["arn:aws:iam::111111111111:role/approver"];
 
+/**
+ * Whether the sandbox's executor may DELETE, and the line that says so at start: always
+ * against the simulator; against a real ev.energy account only with the loudly named flag.
+ */
+export function deletionTarget(options: {
+  simulated: boolean;
+  apiUrl: string;
+  deleteRealChargers: boolean;
+}): { executes: boolean; banner: string } {
+  if (options.simulated) {
+    return { executes: true, banner: `DELETE at the simulated ev.energy ${options.apiUrl}` };
+  }
+  if (options.deleteRealChargers) {
+    return {
+      executes: true,
+      banner: `!!! --delete-real-chargers: approved requests DELETE REAL CHARGERS at ${options.apiUrl} !!!`,
+    };
+  }
+  return {
+    executes: false,
+    banner: `OFF: approved requests wait, nothing is deleted at ${options.apiUrl} (start with --delete-real-chargers to allow it)`,
+  };
+}
+
 export interface DecommissionServiceOptions {
   documents: DynamoDBDocumentClient;
   tableName: string;
@@ -101,7 +125,16 @@ export async function startDecommissionService(options: DecommissionServiceOptio
     parts,
     reconcilerSettingsFrom(loadDecommissionReconcilerEnvironment(common)),
   );
-  queue.connect(executor.execute, reconciler.deadLetter);
+  if (options.executes === false) {
+    // Messages are dropped unexecuted; their requests stay APPROVED (the reconciler re-sends
+    // them, to be dropped again), so nothing reaches ev.energy's DELETE.
+    queue.connect(
+      async () => ({ kind: "done", outcome: "skipped", note: "this sandbox does not execute" }),
+      async () => ({ kind: "ignored", why: "this sandbox does not execute" }),
+    );
+  } else {
+    queue.connect(executor.execute, reconciler.deadLetter);
+  }
   const server = await startApiServer({ handler: api, port: options.port, logger });
 
   const timers: NodeJS.Timeout[] = [];
@@ -115,11 +148,7 @@ export async function startDecommissionService(options: DecommissionServiceOptio
     return busy;
   };
   if (options.timers) {
-    if (options.executes !== false) {
-      timers.push(
-        setInterval(() => serially(() => queue.deliverDue()), options.timers.queueEveryMs),
-      );
-    }
+    timers.push(setInterval(() => serially(() => queue.deliverDue()), options.timers.queueEveryMs));
     timers.push(
       setInterval(() => serially(() => reconciler.run()), options.timers.reconcileEveryMs),
     );

@@ -14,7 +14,11 @@ import type { ChangeEvent } from "../functions/core/device-state.js";
 import type { PollSummary } from "../functions/core/poll.js";
 import { systemRandom } from "../functions/lib/clock.js";
 import { pollFailed } from "../functions/poll-runtime.js";
-import { SANDBOX_APPROVER_ROLES, startDecommissionService } from "./decommission-service.js";
+import {
+  deletionTarget,
+  SANDBOX_APPROVER_ROLES,
+  startDecommissionService,
+} from "./decommission-service.js";
 import { startLocalEnvironment } from "./environment.js";
 import { feedPublisher } from "./recording-publisher.js";
 import { stderrLogger } from "./stderr-logger.js";
@@ -78,7 +82,11 @@ console.log(
 );
 // The decommission API, executor and reconciler (see local/decommission-service.ts). Against
 // a real ev.energy account nothing is deleted unless the flag says so, loudly.
-const executes = local.simulator !== undefined || values["delete-real-chargers"];
+const deletions = deletionTarget({
+  simulated: local.simulator !== undefined,
+  apiUrl: local.config.EVENERGY_API_URL,
+  deleteRealChargers: values["delete-real-chargers"],
+});
 const decommission = await startDecommissionService({
   documents: local.documents,
   tableName: local.config.TABLE_NAME,
@@ -95,25 +103,13 @@ const decommission = await startDecommissionService({
   tokenUrl: local.config.EVENERGY_TOKEN_URL,
   port: port("api-port"),
   approvalKey,
-  executes,
+  executes: deletions.executes,
   timers: { queueEveryMs: 1_000, reconcileEveryMs: 30_000 },
 });
 console.log(
   `  decommission API     ${decommission.url}  (caller from the X-Principal header: local only; approvers: sessions of ${SANDBOX_APPROVER_ROLES.join(", ")})`,
 );
-if (local.simulator) {
-  console.log(
-    `  decommissions        DELETE at the simulated ev.energy ${local.simulator.apiBaseUrl}`,
-  );
-} else if (executes) {
-  console.log(
-    `  decommissions        !!! --delete-real-chargers: approved requests DELETE REAL CHARGERS at ${local.config.EVENERGY_API_URL} !!!`,
-  );
-} else {
-  console.log(
-    `  decommissions        OFF: approved requests wait; nothing is deleted at ${local.config.EVENERGY_API_URL} (start with --delete-real-chargers to allow it)`,
-  );
-}
+console.log(`  decommissions        ${deletions.banner}`);
 console.log("");
 
 const pollEveryMs = Number(values["poll-seconds"]) * 1000;

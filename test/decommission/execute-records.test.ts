@@ -1,6 +1,12 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { ChangeMessageVisibilityCommand } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
-import { queueUrlFromArn, SqsMessageDelay } from "../../functions/adapters/sqs/message-delay.js";
+import {
+  queueUrlFromArn,
+  SqsMessageDelay,
+  sqsClient,
+} from "../../functions/adapters/sqs/message-delay.js";
 import type { Verdict } from "../../functions/core/decommission/execute.js";
 import type { ExecutionMessage } from "../../functions/core/decommission/ports.js";
 import { type ExecutionRecord, executeRecords } from "../../functions/decommission-runtime.js";
@@ -101,5 +107,46 @@ describe("SqsMessageDelay", () => {
       "https://sqs.cn-north-1.amazonaws.com.cn/111111111111/q",
     );
     expect(() => queueUrlFromArn("arn:aws:sns:eu-west-2:111111111111:topic")).toThrow(/not an SQS/);
+  });
+  it("sends the call to the configured SQS endpoint, not to the one the queue URL names", async () => {
+    const received: Array<{ target: string | undefined; body: Record<string, unknown> }> = [];
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (chunk: Buffer) => chunks.push(chunk));
+      req.on("end", () => {
+        received.push({
+          target: req.headers["x-amz-target"] as string | undefined,
+          body: JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>,
+        });
+        res.writeHead(200, { "Content-Type": "application/x-amz-json-1.0" }).end("{}");
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    const saved = process.env.AWS_ENDPOINT_URL;
+    try {
+      // An emulator or a VPC endpoint, set the way the rehearsal and operators set it.
+      process.env.AWS_ENDPOINT_URL = `http://127.0.0.1:${port}`;
+      const client = sqsClient({
+        region: "eu-west-2",
+        credentials: { accessKeyId: "test", secretAccessKey: "test" },
+      });
+      await new SqsMessageDelay(client).delay(QUEUE, "receipt", 2_500);
+      client.destroy();
+    } finally {
+      if (saved === undefined) delete process.env.AWS_ENDPOINT_URL;
+      else process.env.AWS_ENDPOINT_URL = saved;
+      server.close();
+    }
+    expect(received).toEqual([
+      {
+        target: "AmazonSQS.ChangeMessageVisibility",
+        body: {
+          QueueUrl: "https://sqs.eu-west-2.amazonaws.com/111111111111/evse-ops-prod-execution",
+          ReceiptHandle: "receipt",
+          VisibilityTimeout: 3,
+        },
+      },
+    ]);
   });
 });

@@ -1,7 +1,8 @@
+import { request } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import type { DecommissionEvent } from "../../functions/core/decommission/model.js";
 import { createPoller } from "../../functions/poll-runtime.js";
-import { startDecommissionService } from "../../local/decommission-service.js";
+import { deletionTarget, startDecommissionService } from "../../local/decommission-service.js";
 import { startLocalEnvironment } from "../../local/environment.js";
 import { ManualClock, seededRandom } from "../../local/manual-clock.js";
 import { RecordingPublisher } from "../../local/recording-publisher.js";
@@ -17,7 +18,7 @@ afterEach(async () => {
 });
 
 /** The sandbox as `npm start` composes it, on free ports, with a clock the test moves. */
-async function startSandbox() {
+async function startSandbox(options: { executes?: boolean } = {}) {
   const clock = new ManualClock("2026-03-02T08:00:00Z");
   const local = await startLocalEnvironment({ env: {}, clock, simulator: { fleetSize: 30 } });
   closers.push(() => local.close());
@@ -44,6 +45,7 @@ async function startSandbox() {
     tokenUrl: local.config.EVENERGY_TOKEN_URL,
     port: 0,
     approvalKey: Buffer.alloc(32, 1),
+    ...options,
     timers: false,
   });
   closers.push(() => service.close());
@@ -149,5 +151,90 @@ describe("the sandbox's decommission API on 127.0.0.1", () => {
       },
     );
     expect(notApprover.status).toBe(404);
+  });
+
+  it("answers only requests addressed to a loopback host, so a rebound DNS name cannot reach it", async () => {
+    const { service } = await startSandbox();
+    const { port } = new URL(service.url);
+    const get = (host: string) =>
+      new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+        const req = request(
+          {
+            host: "127.0.0.1",
+            port,
+            path: "/evses",
+            headers: { Host: host, "X-Principal": REQUESTER },
+          },
+          (res) => {
+            let text = "";
+            res.on("data", (chunk: Buffer) => {
+              text += chunk.toString("utf8");
+            });
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+          },
+        );
+        req.on("error", reject);
+        req.end();
+      });
+    for (const host of [
+      "evil.example",
+      `evil.example:${port}`,
+      "127.0.0.1.nip.io",
+      "localhost.evil.example",
+    ]) {
+      const refused = await get(host);
+      expect(refused.status).toBe(403);
+      expect(refused.body.type).toBe("urn:evse-ops:problem:host-not-allowed");
+    }
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, "localhost", `[::1]:${port}`]) {
+      expect((await get(host)).status).toBe(200);
+    }
+  });
+
+  it("never deletes when started against a real account without the flag: approvals wait", async () => {
+    const { clock, simulator, service, call } = await startSandbox({ executes: false });
+    const listing = await call("GET", "/evses?limit=5", { as: REQUESTER });
+    const device = (
+      listing.body.items as Array<{ evseId: string; isCharging: boolean | null }>
+    ).find((item) => item.isCharging !== true);
+    if (!device) throw new Error("no idle device");
+    const created = await call("POST", "/decommission-requests", {
+      as: REQUESTER,
+      body: { evseId: device.evseId, reason: "site closed" },
+      headers: { "Idempotency-Key": "9b1f3c1e-0002" },
+    });
+    const id = String(created.body.id);
+    expect(
+      (await call("POST", `/decommission-requests/${id}/approve`, { as: APPROVER })).status,
+    ).toBe(202);
+    await service.queue.drain(clock);
+    expect(simulator.stats().requests["DELETE /v2/evses/{id}"] ?? 0).toBe(0);
+    expect((await call("GET", `/decommission-requests/${id}`, { as: APPROVER })).body.status).toBe(
+      "APPROVED",
+    );
+  });
+});
+
+describe("what the sandbox may delete", () => {
+  it("deletes at the simulator, and at a real account only with --delete-real-chargers, saying which", () => {
+    expect(
+      deletionTarget({
+        simulated: true,
+        apiUrl: "http://127.0.0.1:3001/v2",
+        deleteRealChargers: false,
+      }),
+    ).toEqual({
+      executes: true,
+      banner: "DELETE at the simulated ev.energy http://127.0.0.1:3001/v2",
+    });
+    const real = { simulated: false, apiUrl: "https://api.ev.energy/v2" };
+    const off = deletionTarget({ ...real, deleteRealChargers: false });
+    expect(off.executes).toBe(false);
+    expect(off.banner).toMatch(
+      /^OFF: .*nothing is deleted at https:\/\/api\.ev\.energy\/v2.*--delete-real-chargers/,
+    );
+    const on = deletionTarget({ ...real, deleteRealChargers: true });
+    expect(on.executes).toBe(true);
+    expect(on.banner).toMatch(/DELETE REAL CHARGERS at https:\/\/api\.ev\.energy\/v2/);
   });
 });

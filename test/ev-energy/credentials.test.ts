@@ -169,6 +169,26 @@ describe("AccessTokenProvider", () => {
     expect(server.requests[0]?.url).toBe("https://auth.test/o/token/");
   });
 
+  it("never sends the client secret in clear: a non-https token endpoint off this machine is refused unsent", async () => {
+    const server = tokenServer();
+    const tokens = new AccessTokenProvider({
+      secrets: new FakeSecretSource(clientSecretJson),
+      clock: new ManualClock(),
+      defaultTokenUrl: "http://api.test/o/token/",
+      fetch: server.fetch,
+    });
+    await expect(tokens.token()).rejects.toThrow(/token endpoint is not https/);
+    expect(server.requests).toHaveLength(0);
+    // The simulator on this machine is plain http, and that is fine.
+    const local = new AccessTokenProvider({
+      secrets: new FakeSecretSource(clientSecretJson),
+      clock: new ManualClock(),
+      defaultTokenUrl: "http://127.0.0.1:3001/o/token/",
+      fetch: server.fetch,
+    });
+    expect(await local.token()).toBe("issued-1");
+  });
+
   it("caches the token until 5 minutes before expires_in, by the injected clock", async () => {
     const server = tokenServer(36_000);
     const clock = new ManualClock();
