@@ -43,7 +43,10 @@ const Principal = {
   description: "A caller, normalised from the IAM/STS ARN API Gateway verified.",
   required: ["arn", "account", "type", "name", "session"],
   properties: {
-    arn: { type: "string", example: "arn:aws:sts::111111111111:assumed-role/approver/alice" },
+    arn: {
+      type: "string",
+      example: "arn:aws:sts::111111111111:assumed-role/evse-ops-prod-approver/bob",
+    },
     account: { type: "string", pattern: "^\\d{12}$" },
     type: { enum: ["assumed-role", "role", "user", "root", "federated-user"] },
     name: { type: "string", description: "Role or user name (without path)." },

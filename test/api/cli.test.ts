@@ -109,9 +109,9 @@ describe("the SigV4 CLI", () => {
   it("sends X-Principal instead of a signature only when told to (the local sandbox)", async () => {
     const { seen, url } = await recorder();
     await callApi(url, buildCall("get", ["dcr_01JZZZZZZZZZZZZZZZZZZZZZZZ"], {}), {
-      as: "arn:aws:iam::111111111111:role/approver",
+      as: "arn:aws:sts::111111111111:assumed-role/approver/bob",
     });
-    expect(seen[0]?.headers["x-principal"]).toBe("arn:aws:iam::111111111111:role/approver");
+    expect(seen[0]?.headers["x-principal"]).toBe("arn:aws:sts::111111111111:assumed-role/approver/bob");
     expect(seen[0]?.headers.authorization).toBeUndefined();
   });
 });
