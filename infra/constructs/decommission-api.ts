@@ -276,9 +276,17 @@ export class DecommissionApi extends Construct {
         maxConcurrency: settings.executor.maxConcurrency,
       }),
     );
+    // The dead-letter function answers per record and, while an executor may still hold a
+    // request's lease, moves that message's next delivery to when the lease expires.
     this.deadLetterFunction.function.addEventSource(
-      new SqsEventSource(this.executionDeadLetterQueue, { batchSize: 1 }),
+      new SqsEventSource(this.executionDeadLetterQueue, {
+        batchSize: 1,
+        reportBatchItemFailures: true,
+      }),
     );
+    // The event source's consume grant covers this today; the handler calls it itself, so it
+    // is granted by name rather than left to what the event source happens to include.
+    this.executionDeadLetterQueue.grant(this.deadLetterFunction, "sqs:ChangeMessageVisibility");
 
     this.executionRuleDeadLetterQueue = failureOnlyQueue(this, "ExecutionRuleDeadLetterQueue");
     this.executionRule = new Rule(this, "ExecutionRule", {
@@ -491,6 +499,11 @@ export class DecommissionApi extends Construct {
         { source: executor, metricName: "DecommissionRetried", label: "Retried" },
         { source: executor, metricName: "DecommissionSkipped", label: "Skipped" },
         {
+          source: executor,
+          metricName: "DecommissionIntegrityViolation",
+          label: "Refused: integrity violation",
+        },
+        {
           source: this.deadLetterFunction,
           metricName: "DecommissionDeadLettered",
           label: "Dead-lettered (failed)",
@@ -514,6 +527,14 @@ export class DecommissionApi extends Construct {
           source: executor,
           metricName: "DecommissionFailed",
           label: "Failed",
+        },
+        {
+          slug: "decommission-integrity-violation",
+          description:
+            "The executor refused to DELETE: a request's approval signature did not verify, or its history contradicts the approval (the item was written outside the API). Nothing was deleted; treat it as a security incident.",
+          source: executor,
+          metricName: "DecommissionIntegrityViolation",
+          label: "Integrity violations",
         },
         {
           slug: "decommission-dead-lettered",

@@ -235,13 +235,39 @@ describe("decommission API", () => {
       ).toMatchObject({ MessageRetentionPeriod: 14 * 24 * 3600, SqsManagedSseEnabled: true });
     });
 
-    it("has the dead-letter function consume the dead-letter queue", () => {
+    it("has the dead-letter function consume the dead-letter queue, reporting failures per item", () => {
       const { decommission } = dev.stateless;
       dev.statelessTemplate.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
         EventSourceArn: getAtt(decommission.executionDeadLetterQueue),
         FunctionName: { Ref: logicalId(decommission.deadLetterFunction.function) },
         BatchSize: 1,
+        FunctionResponseTypes: ["ReportBatchItemFailures"],
       });
+    });
+
+    it("lets the dead-letter function consume and delay messages of its own queue, and no other", () => {
+      const { decommission } = dev.stateless;
+      const statements = statementsOfRole(
+        dev.statelessTemplate,
+        logicalId(decommission.deadLetterFunction.role),
+        dev.statefulTemplate,
+      );
+      const sqs = statements
+        .filter((statement) => statement.actions.some((action) => action.startsWith("sqs:")))
+        .map(({ actions, resources }) => ({ actions: [...actions].sort(), resources }));
+
+      expect(sqs).toEqual([
+        {
+          actions: [
+            "sqs:ChangeMessageVisibility",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+            "sqs:GetQueueUrl",
+            "sqs:ReceiveMessage",
+          ],
+          resources: [getAtt(decommission.executionDeadLetterQueue)],
+        },
+      ]);
     });
 
     it("fills the queue from the bus: execution requests of the app's source, never replays", () => {
