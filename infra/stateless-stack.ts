@@ -46,6 +46,7 @@ export class StatelessStack extends Stack {
       table: props.table,
       bus: props.bus,
       writeSecret: props.writeSecret,
+      approvalKey: props.approvalKey,
     });
     new CfnOutput(this, "DecommissionApiUrl", {
       description: "The decommission API (AWS_IAM: sign requests with SigV4)",

@@ -22,6 +22,7 @@ import {
   PolicyDocument,
   PolicyStatement,
 } from "aws-cdk-lib/aws-iam";
+import type { IKey } from "aws-cdk-lib/aws-kms";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Schedule } from "aws-cdk-lib/aws-scheduler";
@@ -57,6 +58,8 @@ export interface DecommissionApiProps {
   readonly bus: IEventBus;
   /** The evse:write credential: only the executor is given it. */
   readonly writeSecret: ISecret;
+  /** The HMAC key approvals are signed with: the API may only sign, the executor only verify. */
+  readonly approvalKey: IKey;
 }
 
 /** API Gateway's integration timeout is 29 s; the API answers from DynamoDB in well under 10. */
@@ -113,7 +116,8 @@ const BODY_REQUIRED = new Set(["createRequest", "rejectRequest"]);
  *
  * Grants follow need: only the executor reads the write-scoped secret; the API and the
  * reconciler read no secret and cannot touch SQS (they enqueue through the bus); each function
- * may put on the bus only the detail-types it publishes.
+ * may put on the bus only the detail-types it publishes; only the API may sign approvals with
+ * the approval key and only the executor may verify them.
  */
 export class DecommissionApi extends Construct {
   readonly api: RestApi;
@@ -163,6 +167,7 @@ export class DecommissionApi extends Construct {
       timeout: API_TIMEOUT,
       environment: {
         APPROVER_ROLE_ARNS: settings.approverPatterns.join(","),
+        APPROVAL_KEY_ID: props.approvalKey.keyArn,
         PENDING_EXPIRY_DAYS: String(settings.pendingExpiryDays),
         IDEMPOTENCY_RETENTION_HOURS: String(settings.idempotencyRetentionHours),
       },
@@ -179,6 +184,7 @@ export class DecommissionApi extends Construct {
         EVENERGY_TOKEN_URL: props.evEnergy.tokenUrl,
         EVENERGY_WRITE_SECRET_ID: props.writeSecret.secretArn,
         EVENERGY_WRITE_SCOPE: props.evEnergy.writeScope,
+        APPROVAL_KEY_ID: props.approvalKey.keyArn,
         EVENERGY_REQUEST_TIMEOUT_SECONDS: String(settings.executor.requestTimeoutSeconds),
         EXECUTION_MAX_ATTEMPTS: String(settings.executor.maxAttempts),
         EXECUTION_BACKOFF_SECONDS: String(settings.executor.backoffSeconds),
@@ -238,6 +244,9 @@ export class DecommissionApi extends Construct {
       );
     }
     props.writeSecret.grantRead(this.executorFunction);
+    // Only the API records approvals, so only it may sign; only the executor acts on them.
+    props.approvalKey.grantGenerateMac(this.apiFunction);
+    props.approvalKey.grantVerifyMac(this.executorFunction);
 
     // Only the API and the reconciler enqueue executions (through the bus); all four announce.
     const enqueuers = [this.apiFunction, this.reconcilerFunction];

@@ -133,6 +133,7 @@ describe("decommission API", () => {
         ...common,
         POWERTOOLS_SERVICE_NAME: "evse-ops-decommission-api",
         APPROVER_ROLE_PATTERNS: "arn:aws:iam::*:role/approver*",
+        APPROVAL_KEY_ID: getAtt(stateful.approvalKey),
         PENDING_EXPIRY_DAYS: "7",
         IDEMPOTENCY_RETENTION_HOURS: "24",
       });
@@ -143,6 +144,7 @@ describe("decommission API", () => {
         EVENERGY_TOKEN_URL: "https://api.ev.energy/o/token/",
         EVENERGY_WRITE_SECRET_ID: { Ref: logicalId(stateful.writeSecret) },
         EVENERGY_WRITE_SCOPE: "evse:write",
+        APPROVAL_KEY_ID: getAtt(stateful.approvalKey),
         EVENERGY_REQUEST_TIMEOUT_SECONDS: "10",
         EXECUTION_MAX_ATTEMPTS: "8",
         EXECUTION_BACKOFF_SECONDS: "30",

@@ -127,6 +127,32 @@ describe("least privilege and safe defaults", () => {
     });
   });
 
+  describe("the approval key", () => {
+    it("only the API may sign approvals and only the executor verify them; nothing else on it", () => {
+      for (const stage of stages()) {
+        const key = JSON.stringify(getAtt(stage.stateful.approvalKey));
+        const kms = grants(stage).filter((grant) =>
+          grant.actions.some((action) => action.startsWith("kms:")),
+        );
+        const { api, executor } = roles(stage);
+
+        expect(
+          kms.map(({ role, actions, resources }) => ({
+            role,
+            actions,
+            resources: resources.map((resource) => JSON.stringify(resource)),
+          })),
+        ).toEqual(
+          expect.arrayContaining([
+            { role: api, actions: ["kms:GenerateMac"], resources: [key] },
+            { role: executor, actions: ["kms:VerifyMac"], resources: [key] },
+          ]),
+        );
+        expect(kms).toHaveLength(2);
+      }
+    });
+  });
+
   describe("the executor's queue", () => {
     it("no role may send to it: only the bus rule, through the queue policy", () => {
       for (const stage of stages()) {
