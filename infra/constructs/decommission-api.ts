@@ -29,7 +29,7 @@ import type { Schedule } from "aws-cdk-lib/aws-scheduler";
 import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { GSI1 } from "../../functions/adapters/dynamodb/table-design.js";
+import { ITEM_ACCESS } from "../../functions/adapters/dynamodb/table-design.js";
 import { ROUTES } from "../../functions/api/routes.js";
 import {
   type DecommissionSettings,
@@ -42,6 +42,7 @@ import {
   EXECUTION_REQUESTED_DETAIL_TYPE,
   grantPublish,
 } from "./bus-publishing.js";
+import { grantDeviceCompletion, grantItemAccess } from "./item-access.js";
 import { LambdaFunction } from "./lambda-function.js";
 import type { DecommissionMonitoringTargets } from "./monitoring.js";
 import { failureOnlyQueue, scheduleInvocations } from "./scheduled-invocation.js";
@@ -215,33 +216,48 @@ export class DecommissionApi extends Construct {
 
     // ---------------------------------------------------------------- grants
 
-    const tableArn = props.table.tableArn;
-    const indexArn = `${tableArn}/index/${GSI1.name}`;
-    const allow = (fn: LambdaFunction, actions: string[], resources: string[]) =>
-      fn.role.addToPrincipalPolicy(new PolicyStatement({ actions, resources }));
-    allow(
-      this.apiFunction,
-      [
-        "dynamodb:BatchGetItem",
-        "dynamodb:DeleteItem",
+    // Each function only its own items (table-design.ts, ITEM_ACCESS), with the actions its
+    // adapters call: the request store (Get/Put/Update/Query, BatchGet to list by EVSE), the
+    // guards (Put to claim, Get, Delete to release), idempotency keys (Put/Get/Update/Delete).
+    grantItemAccess(props.table, this.apiFunction, {
+      ...ITEM_ACCESS.api,
+      readWriteActions: [
         "dynamodb:GetItem",
-        "dynamodb:PutItem",
+        "dynamodb:BatchGetItem",
         "dynamodb:Query",
+        "dynamodb:PutItem",
         "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
       ],
-      [tableArn, indexArn],
-    );
-    allow(
-      this.executorFunction,
-      ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-      [tableArn],
-    );
-    for (const fn of [this.reconcilerFunction, this.deadLetterFunction]) {
-      allow(
-        fn,
-        ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
-        [tableArn, indexArn],
-      );
+      // The EVSE directory (Query) and the device a request names (GetItem).
+      readActions: ["dynamodb:GetItem", "dynamodb:Query"],
+      queryIndex: true,
+    });
+    // Reads and moves its request, releases the guard, reads the pause switch; marks a deleted
+    // device decommissioned through grantDeviceCompletion and nothing else.
+    grantItemAccess(props.table, this.executorFunction, {
+      ...ITEM_ACCESS.executor,
+      readWriteActions: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+      readActions: ["dynamodb:GetItem"],
+    });
+    grantDeviceCompletion(props.table, this.executorFunction);
+    // Requests (Get/Update/Query), guards (Delete), the pause switch (Get) for both; only the
+    // reconciler lists requests by status on gsi1.
+    for (const [fn, queryIndex] of [
+      [this.reconcilerFunction, true],
+      [this.deadLetterFunction, false],
+    ] as const) {
+      grantItemAccess(props.table, fn, {
+        ...ITEM_ACCESS.reconciler,
+        readWriteActions: [
+          "dynamodb:GetItem",
+          "dynamodb:Query",
+          "dynamodb:UpdateItem",
+          "dynamodb:DeleteItem",
+        ],
+        readActions: ["dynamodb:GetItem"],
+        queryIndex,
+      });
     }
     props.writeSecret.grantRead(this.executorFunction);
     // Only the API records approvals, so only it may sign; only the executor acts on them.

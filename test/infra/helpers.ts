@@ -169,9 +169,14 @@ export function resolveCrossStack(value: Json | undefined, producer: Template): 
 export interface PolicyStatement {
   readonly actions: string[];
   readonly resources: Json[];
+  /** The statement's Condition block, when it has one. */
+  readonly condition?: Json;
 }
 
-/** Every Allow statement of the IAM policies attached to the role with the given logical id. */
+/**
+ * Every Allow statement of the IAM policies attached to the role with the given logical id
+ * (cross-stack references resolved).
+ */
 export function statementsOfRole(
   template: Template,
   roleLogicalId: string,
@@ -192,7 +197,10 @@ export function statementsOfRole(
       const resources = [statement.Resource]
         .flat()
         .map((resource) => resolveCrossStack(resource, producer) ?? null);
-      statements.push({ actions, resources });
+      const condition = resolveCrossStack(statement.Condition, producer);
+      statements.push(
+        condition === undefined ? { actions, resources } : { actions, resources, condition },
+      );
     }
   }
   return statements;

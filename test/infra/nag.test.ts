@@ -80,7 +80,6 @@ describe("cdk-nag (AwsSolutions and Serverless packs)", () => {
         "evse-ops-dev-stateful/EvEnergySecrets/Read AwsSolutions-SMG4",
         "evse-ops-dev-stateful/EvEnergySecrets/Write AwsSolutions-SMG4",
         "evse-ops-dev-stateless/Poller/PollFunction/Role AwsSolutions-IAM5[Resource::*]",
-        `evse-ops-dev-stateless/Poller/PollFunction/Role AwsSolutions-IAM5[Resource::{"Fn::GetStackOutput":{"StackName":"evse-ops-dev-stateful","Region":{"Ref":"AWS::Region"},"OutputName":"PublishOutputFnGetAttStateTable962DE04CArnF0C8F0DD"}}/index/*]`,
         "evse-ops-dev-stateless/Poller/PollFunction/Function Serverless-LambdaDLQ",
         "evse-ops-dev-stateless/Poller/ScheduleRole AwsSolutions-IAM5[Resource::<PollerPollFunction8B3F5838.Arn>:*]",
         "evse-ops-dev-stateless/Poller/FailureQueue AwsSolutions-SQS3",
