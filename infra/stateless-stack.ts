@@ -2,6 +2,7 @@ import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
 import type { Construct } from "constructs";
 import { GSI1 } from "../functions/adapters/dynamodb/table-design.js";
 import type { StageConfig } from "./config.js";
+import { ApproverAccess } from "./constructs/approver-access.js";
 import { DecommissionApi } from "./constructs/decommission-api.js";
 import { Monitoring } from "./constructs/monitoring.js";
 import { Poller } from "./constructs/poller.js";
@@ -17,6 +18,7 @@ export interface StatelessStackProps extends StackProps, StatefulResources {
  */
 export class StatelessStack extends Stack {
   readonly poller: Poller;
+  readonly approvers: ApproverAccess;
   readonly decommission: DecommissionApi;
   readonly monitoring: Monitoring;
 
@@ -36,6 +38,10 @@ export class StatelessStack extends Stack {
       readSecret: props.readSecret,
     });
 
+    this.approvers = new ApproverAccess(this, "Approvers", {
+      stage: config.stage,
+      settings: config.decommission.approvers,
+    });
     this.decommission = new DecommissionApi(this, "Decommission", {
       stage: config.stage,
       settings: config.decommission,
@@ -47,7 +53,16 @@ export class StatelessStack extends Stack {
       bus: props.bus,
       writeSecret: props.writeSecret,
       approvalKey: props.approvalKey,
+      approverRoleArns: this.approvers.roleArnPatterns,
     });
+    this.approvers.grantReview(this.decommission.api);
+    if (this.approvers.role !== undefined) {
+      new CfnOutput(this, "ApproverRoleArn", {
+        description:
+          "Approvers assume this role as IAM users, with their user name as session name (aws sts assume-role --role-session-name <user name>)",
+        value: this.approvers.role.roleArn,
+      });
+    }
     new CfnOutput(this, "DecommissionApiUrl", {
       description: "The decommission API (AWS_IAM: sign requests with SigV4)",
       value: this.decommission.api.url,

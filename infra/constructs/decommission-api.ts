@@ -61,6 +61,11 @@ export interface DecommissionApiProps {
   readonly writeSecret: ISecret;
   /** The HMAC key approvals are signed with: the API may only sign, the executor only verify. */
   readonly approvalKey: IKey;
+  /**
+   * The approver roles (ApproverAccess.roleArnPatterns): the API function decides on them and
+   * the resource policy refuses everyone else on the approve and reject routes.
+   */
+  readonly approverRoleArns: readonly string[];
 }
 
 /** API Gateway's integration timeout is 29 s; the API answers from DynamoDB in well under 10. */
@@ -101,6 +106,11 @@ export const GATEWAY_PROBLEMS: ReadonlyArray<readonly [ResponseType, number, str
   [ResponseType.DEFAULT_4XX, 400, "invalid-request", "Bad request"],
   [ResponseType.DEFAULT_5XX, 500, "internal-error", "Internal error"],
 ];
+
+/** The routes that decide a request: only approvers may reach them. */
+const DECISION_ROUTES = ROUTES.filter(
+  (route) => route.name === "approveRequest" || route.name === "rejectRequest",
+);
 
 /** Routes whose handler refuses a missing body: the gateway checks that it is a JSON object. */
 const BODY_REQUIRED = new Set(["createRequest", "rejectRequest"]);
@@ -167,7 +177,7 @@ export class DecommissionApi extends Construct {
       description: "the decommission API (requests, approvals, EVSE directory)",
       timeout: API_TIMEOUT,
       environment: {
-        APPROVER_ROLE_ARNS: settings.approverPatterns.join(","),
+        APPROVER_ROLE_ARNS: props.approverRoleArns.join(","),
         APPROVAL_KEY_ID: props.approvalKey.keyArn,
         PENDING_EXPIRY_DAYS: String(settings.pendingExpiryDays),
         IDEMPOTENCY_RETENTION_HOURS: String(settings.idempotencyRetentionHours),
@@ -356,7 +366,7 @@ export class DecommissionApi extends Construct {
       restApiName: `evse-ops-${stage}-decommission`,
       description: `evse-ops ${stage}: decommission requests and approvals (AWS_IAM)`,
       endpointTypes: [EndpointType.REGIONAL],
-      policy: DecommissionApi.resourcePolicy(settings),
+      policy: DecommissionApi.resourcePolicy(settings, props.approverRoleArns),
       ...(settings.api.accountLoggingRole === "create"
         ? {
             cloudWatchRole: true,
@@ -582,8 +592,16 @@ export class DecommissionApi extends Construct {
    * Admits only the configured accounts (default: the deploying one) and organisation, and
    * denies every other principal outright, so that an over-broad identity policy elsewhere
    * cannot reach the API either.
+   *
+   * On the approve and reject routes it also denies every principal that is not one of the
+   * approver roles (`aws:PrincipalArn`, the role's ARN with its path): a look-alike role (same
+   * name under another path or in another admitted account) is refused by IAM before the
+   * function runs, whatever the function's own check would say.
    */
-  static resourcePolicy(settings: DecommissionSettings): PolicyDocument {
+  static resourcePolicy(
+    settings: DecommissionSettings,
+    approverRoleArns: readonly string[],
+  ): PolicyDocument {
     const accounts = settings.allowedAccounts ?? [Aws.ACCOUNT_ID];
     const invoke = { actions: ["execute-api:Invoke"], resources: ["execute-api:/*"] };
     const statements = [
@@ -615,6 +633,23 @@ export class DecommissionApi extends Construct {
         principals: [new AnyPrincipal()],
         conditions: { StringNotEquals: outsider },
         ...invoke,
+      }),
+    );
+    if (approverRoleArns.length === 0) {
+      throw new Error("DecommissionApi: no approver role, so nobody could approve a request");
+    }
+    statements.push(
+      new PolicyStatement({
+        sid: "DenyDecisionsByNonApprovers",
+        effect: Effect.DENY,
+        principals: [new AnyPrincipal()],
+        actions: ["execute-api:Invoke"],
+        resources: DECISION_ROUTES.map(
+          (route) => `execute-api:/*/${route.method}${route.path.replaceAll("{id}", "*")}`,
+        ),
+        // A negated operator: true when the caller's role matches none of the patterns, and
+        // when the key is absent (no role at all), so both are denied.
+        conditions: { ArnNotLike: { "aws:PrincipalArn": [...approverRoleArns] } },
       }),
     );
     return new PolicyDocument({ statements });

@@ -379,8 +379,10 @@ describe("least privilege and safe defaults", () => {
       }
     });
 
-    it("admits only the deploying account by default, and explicitly denies everyone else", () => {
+    it("admits only the deploying account by default, denies everyone else, and non-approvers the decisions", () => {
       for (const stage of stages()) {
+        const approverRole = stage.stateless.approvers.role;
+        if (approverRole === undefined) throw new Error("the committed stages create the role");
         const api = resourceOf(stage.statelessTemplate, stage.stateless.decommission.api);
         const root = {
           "Fn::Join": [
@@ -407,6 +409,17 @@ describe("least privilege and safe defaults", () => {
               Condition: {
                 StringNotEquals: { "aws:PrincipalAccount": [{ Ref: "AWS::AccountId" }] },
               },
+            },
+            {
+              Sid: "DenyDecisionsByNonApprovers",
+              Effect: "Deny",
+              Principal: { AWS: "*" },
+              Action: "execute-api:Invoke",
+              Resource: [
+                "execute-api:/*/POST/decommission-requests/*/approve",
+                "execute-api:/*/POST/decommission-requests/*/reject",
+              ],
+              Condition: { ArnNotLike: { "aws:PrincipalArn": [getAtt(approverRole)] } },
             },
           ],
         });
