@@ -32,7 +32,7 @@ export function buildApp(context?: Record<string, unknown>, props: AppProps = {}
   const stateful = new StatefulStack(app, `${prefix}-stateful`, {
     config,
     env,
-    description: `evse-ops ${config.stage}: state table, event bus and archive, ev.energy secrets, alarm topic`,
+    description: `evse-ops ${config.stage}: state table, event bus and archive, ev.energy secrets, alarm topic, approval key`,
     // A stage whose data is retained must not lose it to an accidental stack deletion either.
     terminationProtection: config.removalPolicy === RemovalPolicy.RETAIN,
   });
@@ -45,6 +45,7 @@ export function buildApp(context?: Record<string, unknown>, props: AppProps = {}
     readSecret: stateful.readSecret,
     writeSecret: stateful.writeSecret,
     alarmTopic: stateful.alarmTopic,
+    approvalKey: stateful.approvalKey,
   });
 
   Tags.of(app).add("project", "evse-ops");

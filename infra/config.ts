@@ -181,10 +181,78 @@ const eventsSchema = z.strictObject({
 });
 
 const ACCOUNT_ID = /^\d{12}$/;
-// An IAM role ARN without a path (STS session ARNs never show one), in which `*` stands for
-// any run of characters and `?` for one: the shape functions/core/decommission/approvers.ts
-// compiles.
-const PRINCIPAL_PATTERN = /^arn:(aws(?:-[a-z]+)*|\*):iam::(\d{12}|\*):role\/[\w+=,.@*?-]{1,64}$/;
+
+// An IAM role ARN with its path and no wildcard: `arn:aws:iam::123456789012:role/ops/approver`.
+const ROLE_ARN = /^arn:aws(?:-[a-z]+)*:iam::\d{12}:role\/(?:[\x21-\x7E]*\/)?[\w+=,.@-]{1,64}$/;
+// Identity Center permission set names (1–32 characters).
+const PERMISSION_SET_NAME = /^[\w+=,.@-]{1,32}$/;
+
+const approverRoleArn = z.string({ error: "expected an IAM role ARN" }).superRefine((arn, ctx) => {
+  // Each refusal says why: a wildcard admits roles nobody here vets.
+  if (/^arn:[^:]*:iam::[^:]*[*?]/.test(arn)) {
+    ctx.addIssue({
+      code: "custom",
+      message:
+        "expected a 12-digit account, not a wildcard: a wildcard account would admit roles of any AWS account",
+    });
+  } else if (/[*?]/.test(arn)) {
+    ctx.addIssue({
+      code: "custom",
+      message:
+        "expected an exact role ARN without * or ?: a pattern would admit any role whose name matches it, including roles created later by whoever may create roles",
+    });
+  } else if (!ROLE_ARN.test(arn)) {
+    ctx.addIssue({
+      code: "custom",
+      message:
+        "expected an IAM role ARN with its path, such as arn:aws:iam::123456789012:role/ops/approver",
+    });
+  }
+});
+
+const approversSchema = z
+  .strictObject({
+    /**
+     * Create the role `evse-ops-<stage>-approver`: assumable by this account's IAM users only,
+     * each under their own user name as session name, so approvals name a person.
+     */
+    createRole: z.boolean({ error: "expected true or false" }).default(true),
+    /** IAM Identity Center permission sets whose users approve (AWS sets the session name). */
+    identityCenterPermissionSets: z
+      .array(
+        z.string().regex(PERMISSION_SET_NAME, {
+          error: "expected an IAM Identity Center permission set name (1–32 characters)",
+        }),
+        { error: "expected a list of permission set names" },
+      )
+      .default([]),
+    /** Other approver roles, by exact ARN; their session names are not this stack's to pin. */
+    roleArns: z.array(approverRoleArn, { error: "expected a list of IAM role ARNs" }).default([]),
+    /** Required with `roleArns`: whoever holds such a role may choose their session name. */
+    acknowledgeUnpinnedSessionNames: z.boolean({ error: "expected true or false" }).default(false),
+  })
+  .superRefine((approvers, ctx) => {
+    if (approvers.roleArns.length > 0 && !approvers.acknowledgeUnpinnedSessionNames) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["roleArns"],
+        message:
+          "requires acknowledgeUnpinnedSessionNames: true: the stack does not control these roles' session names, so a holder of such a role can pick any session name and so approve their own request under another name",
+      });
+    }
+    if (
+      !approvers.createRole &&
+      approvers.identityCenterPermissionSets.length === 0 &&
+      approvers.roleArns.length === 0
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        message:
+          "expected at least one approver source: with createRole false and identityCenterPermissionSets and roleArns empty, nobody could approve a request",
+      });
+    }
+  });
+export type ApproverSettings = z.output<typeof approversSchema>;
 
 const decommissionSchema = z.strictObject({
   /**
@@ -207,20 +275,10 @@ const decommissionSchema = z.strictObject({
     })
     .optional(),
   /**
-   * Who may approve (or reject) a request: IAM role ARNs in which `*` matches any characters and
-   * `?` one. A caller's assumed-role session is matched by its role. Nobody may approve their
-   * own request.
+   * Who may approve (or reject) a request: the role this stack creates, Identity Center
+   * permission sets, and exact role ARNs. Nobody may approve their own request.
    */
-  approverPatterns: z
-    .array(
-      z.string().regex(PRINCIPAL_PATTERN, {
-        error:
-          "expected an IAM role ARN pattern without a path, such as arn:aws:iam::*:role/approver*",
-      }),
-      { error: "expected a list of IAM role ARN patterns" },
-    )
-    .min(1, { error: "expected at least one IAM role ARN pattern" })
-    .default(["arn:aws:iam::*:role/evse-ops-approver*"]),
+  approvers: approversSchema.prefault({}),
   /** A request nobody approved or rejected within this many days expires. */
   pendingExpiryDays: wholeNumber(1, 365).default(7),
   /** The pause switch's state until an operator first writes it; later flips are operational. */
@@ -422,10 +480,24 @@ export function parseStageConfig(stageInput: unknown, stagesInput: unknown): Sta
   return { ...parsed.data, stage };
 }
 
+/**
+ * Settings that no longer exist, by path below the stage, with what replaced them and why: a
+ * stage still using one fails with that answer rather than a bare "unknown setting".
+ */
+const RETIRED_SETTINGS: Readonly<Record<string, string>> = {
+  "decommission.approverPatterns":
+    "replaced by decommission.approvers (createRole, identityCenterPermissionSets, roleArns): a role ARN pattern admitted every session of any matching role, whose holder chooses the session name and so could approve their own request under another name",
+};
+
 function formatIssue(prefix: string, issue: z.core.$ZodIssue): string {
   const path = [prefix, ...issue.path.map(String)].join(".");
   if (issue.code === "unrecognized_keys") {
-    return issue.keys.map((key) => `${path}.${key}: unknown setting`).join("\n  ");
+    return issue.keys
+      .map((key) => {
+        const retired = RETIRED_SETTINGS[[...issue.path.map(String), key].join(".")];
+        return `${path}.${key}: ${retired ?? "unknown setting"}`;
+      })
+      .join("\n  ");
   }
   return `${path}: ${issue.message}`;
 }

@@ -1,11 +1,13 @@
 import { CfnOutput, Duration, Stack, type StackProps } from "aws-cdk-lib";
 import type { ITableV2 } from "aws-cdk-lib/aws-dynamodb";
 import { type Archive, EventBus, type IEventBus } from "aws-cdk-lib/aws-events";
+import type { IKey } from "aws-cdk-lib/aws-kms";
 import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import type { ITopic } from "aws-cdk-lib/aws-sns";
 import type { Construct } from "constructs";
 import type { StageConfig } from "./config.js";
 import { AlarmTopic } from "./constructs/alarm-topic.js";
+import { ApprovalKey } from "./constructs/approval-key.js";
 import { EvEnergySecrets } from "./constructs/evenergy-secrets.js";
 import { StateTable } from "./constructs/state-table.js";
 
@@ -19,6 +21,8 @@ export interface StatefulResources {
   readonly writeSecret: ISecret;
   /** Where every alarm notifies. */
   readonly alarmTopic: ITopic;
+  /** The HMAC key decommission approvals are signed with (API) and verified with (executor). */
+  readonly approvalKey: IKey;
 }
 
 export interface StatefulStackProps extends StackProps {
@@ -27,8 +31,8 @@ export interface StatefulStackProps extends StackProps {
 
 /**
  * What outlives a deployment: the state table, the event bus and its archive, the ev.energy
- * secrets and the alarm topic. Kept apart from the functions so that code changes never put
- * data at risk.
+ * secrets, the alarm topic and the approval key. Kept apart from the functions so that code
+ * changes never put data at risk (nor make a recorded approval unverifiable).
  *
  * The alarm topic lives here rather than beside the alarms: its subscriptions (an e-mail that
  * had to be confirmed, a pager or chat integration added outside this app) and its ARN, which
@@ -43,6 +47,7 @@ export class StatefulStack extends Stack implements StatefulResources {
   readonly readSecret: ISecret;
   readonly writeSecret: ISecret;
   readonly alarmTopic: ITopic;
+  readonly approvalKey: IKey;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     super(scope, id, props);
@@ -80,6 +85,11 @@ export class StatefulStack extends Stack implements StatefulResources {
       email: config.monitoring.alarmEmail,
       removalPolicy: config.removalPolicy,
     }).topic;
+
+    this.approvalKey = new ApprovalKey(this, "ApprovalKey", {
+      stage: config.stage,
+      removalPolicy: config.removalPolicy,
+    }).key;
 
     new CfnOutput(this, "ReadSecretArn", {
       description: "Put the evse:read ev.energy credentials here",

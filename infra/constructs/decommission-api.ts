@@ -22,13 +22,14 @@ import {
   PolicyDocument,
   PolicyStatement,
 } from "aws-cdk-lib/aws-iam";
+import type { IKey } from "aws-cdk-lib/aws-kms";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Schedule } from "aws-cdk-lib/aws-scheduler";
 import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { GSI1 } from "../../functions/adapters/dynamodb/table-design.js";
+import { ITEM_ACCESS } from "../../functions/adapters/dynamodb/table-design.js";
 import { ROUTES } from "../../functions/api/routes.js";
 import {
   type DecommissionSettings,
@@ -41,6 +42,7 @@ import {
   EXECUTION_REQUESTED_DETAIL_TYPE,
   grantPublish,
 } from "./bus-publishing.js";
+import { grantDeviceCompletion, grantItemAccess } from "./item-access.js";
 import { LambdaFunction } from "./lambda-function.js";
 import type { DecommissionMonitoringTargets } from "./monitoring.js";
 import { failureOnlyQueue, scheduleInvocations } from "./scheduled-invocation.js";
@@ -57,6 +59,13 @@ export interface DecommissionApiProps {
   readonly bus: IEventBus;
   /** The evse:write credential: only the executor is given it. */
   readonly writeSecret: ISecret;
+  /** The HMAC key approvals are signed with: the API may only sign, the executor only verify. */
+  readonly approvalKey: IKey;
+  /**
+   * The approver roles (ApproverAccess.roleArnPatterns): the API function decides on them and
+   * the resource policy refuses everyone else on the approve and reject routes.
+   */
+  readonly approverRoleArns: readonly string[];
 }
 
 /** API Gateway's integration timeout is 29 s; the API answers from DynamoDB in well under 10. */
@@ -98,6 +107,11 @@ export const GATEWAY_PROBLEMS: ReadonlyArray<readonly [ResponseType, number, str
   [ResponseType.DEFAULT_5XX, 500, "internal-error", "Internal error"],
 ];
 
+/** The routes that decide a request: only approvers may reach them. */
+const DECISION_ROUTES = ROUTES.filter(
+  (route) => route.name === "approveRequest" || route.name === "rejectRequest",
+);
+
 /** Routes whose handler refuses a missing body: the gateway checks that it is a JSON object. */
 const BODY_REQUIRED = new Set(["createRequest", "rejectRequest"]);
 
@@ -113,7 +127,8 @@ const BODY_REQUIRED = new Set(["createRequest", "rejectRequest"]);
  *
  * Grants follow need: only the executor reads the write-scoped secret; the API and the
  * reconciler read no secret and cannot touch SQS (they enqueue through the bus); each function
- * may put on the bus only the detail-types it publishes.
+ * may put on the bus only the detail-types it publishes; only the API may sign approvals with
+ * the approval key and only the executor may verify them.
  */
 export class DecommissionApi extends Construct {
   readonly api: RestApi;
@@ -162,7 +177,8 @@ export class DecommissionApi extends Construct {
       description: "the decommission API (requests, approvals, EVSE directory)",
       timeout: API_TIMEOUT,
       environment: {
-        APPROVER_ROLE_ARNS: settings.approverPatterns.join(","),
+        APPROVER_ROLE_ARNS: props.approverRoleArns.join(","),
+        APPROVAL_KEY_ID: props.approvalKey.keyArn,
         PENDING_EXPIRY_DAYS: String(settings.pendingExpiryDays),
         IDEMPOTENCY_RETENTION_HOURS: String(settings.idempotencyRetentionHours),
       },
@@ -179,6 +195,7 @@ export class DecommissionApi extends Construct {
         EVENERGY_TOKEN_URL: props.evEnergy.tokenUrl,
         EVENERGY_WRITE_SECRET_ID: props.writeSecret.secretArn,
         EVENERGY_WRITE_SCOPE: props.evEnergy.writeScope,
+        APPROVAL_KEY_ID: props.approvalKey.keyArn,
         EVENERGY_REQUEST_TIMEOUT_SECONDS: String(settings.executor.requestTimeoutSeconds),
         EXECUTION_MAX_ATTEMPTS: String(settings.executor.maxAttempts),
         EXECUTION_BACKOFF_SECONDS: String(settings.executor.backoffSeconds),
@@ -209,35 +226,53 @@ export class DecommissionApi extends Construct {
 
     // ---------------------------------------------------------------- grants
 
-    const tableArn = props.table.tableArn;
-    const indexArn = `${tableArn}/index/${GSI1.name}`;
-    const allow = (fn: LambdaFunction, actions: string[], resources: string[]) =>
-      fn.role.addToPrincipalPolicy(new PolicyStatement({ actions, resources }));
-    allow(
-      this.apiFunction,
-      [
-        "dynamodb:BatchGetItem",
-        "dynamodb:DeleteItem",
+    // Each function only its own items (table-design.ts, ITEM_ACCESS), with the actions its
+    // adapters call: the request store (Get/Put/Update/Query, BatchGet to list by EVSE), the
+    // guards (Put to claim, Get, Delete to release), idempotency keys (Put/Get/Update/Delete).
+    grantItemAccess(props.table, this.apiFunction, {
+      ...ITEM_ACCESS.api,
+      readWriteActions: [
         "dynamodb:GetItem",
-        "dynamodb:PutItem",
+        "dynamodb:BatchGetItem",
         "dynamodb:Query",
+        "dynamodb:PutItem",
         "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
       ],
-      [tableArn, indexArn],
-    );
-    allow(
-      this.executorFunction,
-      ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-      [tableArn],
-    );
-    for (const fn of [this.reconcilerFunction, this.deadLetterFunction]) {
-      allow(
-        fn,
-        ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
-        [tableArn, indexArn],
-      );
+      // The EVSE directory (Query) and the device a request names (GetItem).
+      readActions: ["dynamodb:GetItem", "dynamodb:Query"],
+      queryIndex: true,
+    });
+    // Reads and moves its request, releases the guard, reads the pause switch; marks a deleted
+    // device decommissioned through grantDeviceCompletion and nothing else.
+    grantItemAccess(props.table, this.executorFunction, {
+      ...ITEM_ACCESS.executor,
+      readWriteActions: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+      readActions: ["dynamodb:GetItem"],
+    });
+    grantDeviceCompletion(props.table, this.executorFunction);
+    // Requests (Get/Update/Query), guards (Delete), the pause switch (Get) for both; only the
+    // reconciler lists requests by status on gsi1.
+    for (const [fn, queryIndex] of [
+      [this.reconcilerFunction, true],
+      [this.deadLetterFunction, false],
+    ] as const) {
+      grantItemAccess(props.table, fn, {
+        ...ITEM_ACCESS.reconciler,
+        readWriteActions: [
+          "dynamodb:GetItem",
+          "dynamodb:Query",
+          "dynamodb:UpdateItem",
+          "dynamodb:DeleteItem",
+        ],
+        readActions: ["dynamodb:GetItem"],
+        queryIndex,
+      });
     }
     props.writeSecret.grantRead(this.executorFunction);
+    // Only the API records approvals, so only it may sign; only the executor acts on them.
+    props.approvalKey.grantGenerateMac(this.apiFunction);
+    props.approvalKey.grantVerifyMac(this.executorFunction);
 
     // Only the API and the reconciler enqueue executions (through the bus); all four announce.
     const enqueuers = [this.apiFunction, this.reconcilerFunction];
@@ -276,9 +311,17 @@ export class DecommissionApi extends Construct {
         maxConcurrency: settings.executor.maxConcurrency,
       }),
     );
+    // The dead-letter function answers per record and, while an executor may still hold a
+    // request's lease, moves that message's next delivery to when the lease expires.
     this.deadLetterFunction.function.addEventSource(
-      new SqsEventSource(this.executionDeadLetterQueue, { batchSize: 1 }),
+      new SqsEventSource(this.executionDeadLetterQueue, {
+        batchSize: 1,
+        reportBatchItemFailures: true,
+      }),
     );
+    // The event source's consume grant covers this today; the handler calls it itself, so it
+    // is granted by name rather than left to what the event source happens to include.
+    this.executionDeadLetterQueue.grant(this.deadLetterFunction, "sqs:ChangeMessageVisibility");
 
     this.executionRuleDeadLetterQueue = failureOnlyQueue(this, "ExecutionRuleDeadLetterQueue");
     this.executionRule = new Rule(this, "ExecutionRule", {
@@ -323,7 +366,7 @@ export class DecommissionApi extends Construct {
       restApiName: `evse-ops-${stage}-decommission`,
       description: `evse-ops ${stage}: decommission requests and approvals (AWS_IAM)`,
       endpointTypes: [EndpointType.REGIONAL],
-      policy: DecommissionApi.resourcePolicy(settings),
+      policy: DecommissionApi.resourcePolicy(settings, props.approverRoleArns),
       ...(settings.api.accountLoggingRole === "create"
         ? {
             cloudWatchRole: true,
@@ -491,6 +534,11 @@ export class DecommissionApi extends Construct {
         { source: executor, metricName: "DecommissionRetried", label: "Retried" },
         { source: executor, metricName: "DecommissionSkipped", label: "Skipped" },
         {
+          source: executor,
+          metricName: "DecommissionIntegrityViolation",
+          label: "Refused: integrity violation",
+        },
+        {
           source: this.deadLetterFunction,
           metricName: "DecommissionDeadLettered",
           label: "Dead-lettered (failed)",
@@ -516,6 +564,14 @@ export class DecommissionApi extends Construct {
           label: "Failed",
         },
         {
+          slug: "decommission-integrity-violation",
+          description:
+            "The executor refused to DELETE: a request's approval signature did not verify, or its history contradicts the approval (the item was written outside the API). Nothing was deleted; treat it as a security incident.",
+          source: executor,
+          metricName: "DecommissionIntegrityViolation",
+          label: "Integrity violations",
+        },
+        {
           slug: "decommission-dead-lettered",
           description:
             "An execution message was dead-lettered and its request marked FAILED: the executor kept failing on it.",
@@ -536,8 +592,16 @@ export class DecommissionApi extends Construct {
    * Admits only the configured accounts (default: the deploying one) and organisation, and
    * denies every other principal outright, so that an over-broad identity policy elsewhere
    * cannot reach the API either.
+   *
+   * On the approve and reject routes it also denies every principal that is not one of the
+   * approver roles (`aws:PrincipalArn`, the role's ARN with its path): a look-alike role (same
+   * name under another path or in another admitted account) is refused by IAM before the
+   * function runs, whatever the function's own check would say.
    */
-  static resourcePolicy(settings: DecommissionSettings): PolicyDocument {
+  static resourcePolicy(
+    settings: DecommissionSettings,
+    approverRoleArns: readonly string[],
+  ): PolicyDocument {
     const accounts = settings.allowedAccounts ?? [Aws.ACCOUNT_ID];
     const invoke = { actions: ["execute-api:Invoke"], resources: ["execute-api:/*"] };
     const statements = [
@@ -569,6 +633,23 @@ export class DecommissionApi extends Construct {
         principals: [new AnyPrincipal()],
         conditions: { StringNotEquals: outsider },
         ...invoke,
+      }),
+    );
+    if (approverRoleArns.length === 0) {
+      throw new Error("DecommissionApi: no approver role, so nobody could approve a request");
+    }
+    statements.push(
+      new PolicyStatement({
+        sid: "DenyDecisionsByNonApprovers",
+        effect: Effect.DENY,
+        principals: [new AnyPrincipal()],
+        actions: ["execute-api:Invoke"],
+        resources: DECISION_ROUTES.map(
+          (route) => `execute-api:/*/${route.method}${route.path.replaceAll("{id}", "*")}`,
+        ),
+        // A negated operator: true when the caller's role matches none of the patterns, and
+        // when the key is absent (no role at all), so both are denied.
+        conditions: { ArnNotLike: { "aws:PrincipalArn": [...approverRoleArns] } },
       }),
     );
     return new PolicyDocument({ statements });

@@ -6,8 +6,10 @@ import type { Schedule } from "aws-cdk-lib/aws-scheduler";
 import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import type { Queue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { ITEM_ACCESS } from "../../functions/adapters/dynamodb/table-design.js";
 import type { EvEnergySettings, PollSettings } from "../config.js";
 import { CHANGE_DETAIL_TYPES, grantPublish } from "./bus-publishing.js";
+import { grantItemAccess } from "./item-access.js";
 import { LambdaFunction } from "./lambda-function.js";
 import { scheduleInvocations } from "./scheduled-invocation.js";
 
@@ -83,10 +85,22 @@ export class Poller extends Construct {
       },
     });
 
-    // What the poll needs, and nothing else: read its one credential, read and write state,
-    // publish its change events (and no other detail-type) on its own bus.
+    // What the poll needs, and nothing else: read its one credential, read and write its own
+    // items (devices, lease and checkpoint, ledger; never a decommission request), publish its
+    // change events (and no other detail-type) on its own bus.
     props.readSecret.grantRead(this.pollFunction);
-    props.table.grantReadWriteData(this.pollFunction);
+    grantItemAccess(props.table, this.pollFunction, {
+      ...ITEM_ACCESS.poll,
+      // Devices: Query a page's range, GetItem one, PutItem a new version. Lease, checkpoint
+      // and ledger: UpdateItem, and Query the ledger's last hour.
+      readWriteActions: [
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+      ],
+      readActions: [],
+    });
     grantPublish(props.bus, this.pollFunction, props.eventSource, CHANGE_DETAIL_TYPES);
 
     const runs = scheduleInvocations(this, this.pollFunction, {

@@ -52,7 +52,12 @@ describe("stage configuration", () => {
     });
     expect(config.events).toEqual({ source: "evse-ops", archiveRetentionDays: 7 });
     expect(config.decommission).toEqual({
-      approverPatterns: ["arn:aws:iam::*:role/approver*"],
+      approvers: {
+        createRole: true,
+        identityCenterPermissionSets: [],
+        roleArns: [],
+        acknowledgeUnpinnedSessionNames: false,
+      },
       pendingExpiryDays: 7,
       startPaused: false,
       pauseCacheSeconds: 15,
@@ -85,9 +90,12 @@ describe("stage configuration", () => {
     expect(config.removalPolicy).toBe(RemovalPolicy.RETAIN);
     expect(config.logRetentionDays).toBe(RetentionDays.THREE_MONTHS);
     expect(config.events.archiveRetentionDays).toBe(90);
-    expect(config.decommission.approverPatterns).toEqual([
-      "arn:aws:iam::*:role/evse-ops-approver*",
-    ]);
+    expect(config.decommission.approvers).toEqual({
+      createRole: true,
+      identityCenterPermissionSets: [],
+      roleArns: [],
+      acknowledgeUnpinnedSessionNames: false,
+    });
     expect(config.monitoring.noCompleteSweepMinutes).toBe(30);
   });
 
@@ -107,7 +115,12 @@ describe("stage configuration", () => {
     expect(config.env).toBeUndefined();
     expect(config.events.archiveRetentionDays).toBe(30);
     expect(config.decommission).toEqual({
-      approverPatterns: ["arn:aws:iam::*:role/evse-ops-approver*"],
+      approvers: {
+        createRole: true,
+        identityCenterPermissionSets: [],
+        roleArns: [],
+        acknowledgeUnpinnedSessionNames: false,
+      },
       pendingExpiryDays: 7,
       startPaused: false,
       pauseCacheSeconds: 15,
@@ -160,7 +173,7 @@ describe("stage configuration", () => {
       Object.assign(section(settings, "decommission"), {
         allowedAccounts: ["12345"],
         organizationId: "acme",
-        approverPatterns: ["arn:aws:iam::*:role/approver*", "arn:aws:iam::*:role/ops/approver"],
+        approvers: { createRole: "yes", identityCenterPermissionSets: ["Approver", "no spaces"] },
         pendingExpiryDays: 0,
         startPaused: "no",
       });
@@ -171,7 +184,8 @@ describe("stage configuration", () => {
         'Invalid configuration for stage "prod":',
         "stages.prod.decommission.allowedAccounts.0: expected a 12-digit AWS account id",
         "stages.prod.decommission.organizationId: expected an AWS Organizations id such as o-a1b2c3d4e5",
-        "stages.prod.decommission.approverPatterns.1: expected an IAM role ARN pattern without a path, such as arn:aws:iam::*:role/approver*",
+        "stages.prod.decommission.approvers.createRole: expected true or false",
+        "stages.prod.decommission.approvers.identityCenterPermissionSets.1: expected an IAM Identity Center permission set name (1–32 characters)",
         "stages.prod.decommission.pendingExpiryDays: expected a number from 1 to 365",
         "stages.prod.decommission.startPaused: expected true or false",
       ].join("\n  "),
@@ -211,17 +225,105 @@ describe("stage configuration", () => {
     );
   });
 
-  it("rejects an empty list of approvers or of accounts", () => {
+  it("rejects a stage without any approver, and an empty list of accounts", () => {
     const stages = stagesWith("dev", (settings) => {
       Object.assign(section(settings, "decommission"), {
-        approverPatterns: [],
+        approvers: { createRole: false, identityCenterPermissionSets: [], roleArns: [] },
         allowedAccounts: [],
       });
     });
 
     expect(() => parseStageConfig("dev", stages)).toThrow(
-      /stages\.dev\.decommission\.allowedAccounts: expected at least one account id \(leave the setting out for the deploying account\)\n\s+stages\.dev\.decommission\.approverPatterns: expected at least one IAM role ARN pattern/,
+      [
+        'Invalid configuration for stage "dev":',
+        "stages.dev.decommission.allowedAccounts: expected at least one account id (leave the setting out for the deploying account)",
+        "stages.dev.decommission.approvers: expected at least one approver source: with createRole false and identityCenterPermissionSets and roleArns empty, nobody could approve a request",
+      ].join("\n  "),
     );
+  });
+
+  describe("approvers", () => {
+    const withApprovers = (approvers: JsonObject) =>
+      stagesWith("prod", (settings) => {
+        section(settings, "decommission").approvers = approvers;
+      });
+
+    it("accepts permission sets, and exact role ARNs with their path once their session names are acknowledged", () => {
+      const config = parseStageConfig(
+        "prod",
+        withApprovers({
+          createRole: false,
+          identityCenterPermissionSets: ["DecommissionApprover"],
+          roleArns: ["arn:aws:iam::210987654321:role/ops/break-glass/approver"],
+          acknowledgeUnpinnedSessionNames: true,
+        }),
+      );
+
+      expect(config.decommission.approvers).toEqual({
+        createRole: false,
+        identityCenterPermissionSets: ["DecommissionApprover"],
+        roleArns: ["arn:aws:iam::210987654321:role/ops/break-glass/approver"],
+        acknowledgeUnpinnedSessionNames: true,
+      });
+    });
+
+    it("refuses role ARNs whose holders choose their session names unless acknowledged, saying why", () => {
+      expect(() =>
+        parseStageConfig(
+          "prod",
+          withApprovers({ roleArns: ["arn:aws:iam::123456789012:role/approver"] }),
+        ),
+      ).toThrow(
+        "stages.prod.decommission.approvers.roleArns: requires acknowledgeUnpinnedSessionNames: true: the stack does not control these roles' session names, so a holder of such a role can pick any session name and so approve their own request under another name",
+      );
+    });
+
+    it("refuses a wildcard account and any wildcard in a role ARN, saying why", () => {
+      expect(() =>
+        parseStageConfig(
+          "prod",
+          withApprovers({
+            roleArns: [
+              "arn:aws:iam::*:role/approver",
+              "arn:aws:iam::12345678901?:role/approver",
+              "arn:aws:iam::123456789012:role/approver*",
+              "arn:aws:iam::123456789012:role/ops/approver-?",
+              "arn:aws:iam::123456789012:user/alice",
+            ],
+            acknowledgeUnpinnedSessionNames: true,
+          }),
+        ),
+      ).toThrow(
+        [
+          'Invalid configuration for stage "prod":',
+          "stages.prod.decommission.approvers.roleArns.0: expected a 12-digit account, not a wildcard: a wildcard account would admit roles of any AWS account",
+          "stages.prod.decommission.approvers.roleArns.1: expected a 12-digit account, not a wildcard: a wildcard account would admit roles of any AWS account",
+          "stages.prod.decommission.approvers.roleArns.2: expected an exact role ARN without * or ?: a pattern would admit any role whose name matches it, including roles created later by whoever may create roles",
+          "stages.prod.decommission.approvers.roleArns.3: expected an exact role ARN without * or ?: a pattern would admit any role whose name matches it, including roles created later by whoever may create roles",
+          "stages.prod.decommission.approvers.roleArns.4: expected an IAM role ARN with its path, such as arn:aws:iam::123456789012:role/ops/approver",
+        ].join("\n  "),
+      );
+    });
+
+    it("says that approverPatterns was replaced, and why", () => {
+      const stages = stagesWith("dev", (settings) => {
+        section(settings, "decommission").approverPatterns = ["arn:aws:iam::*:role/approver*"];
+      });
+
+      expect(() => parseStageConfig("dev", stages)).toThrow(
+        "stages.dev.decommission.approverPatterns: replaced by decommission.approvers (createRole, identityCenterPermissionSets, roleArns): a role ARN pattern admitted every session of any matching role, whose holder chooses the session name and so could approve their own request under another name",
+      );
+    });
+
+    it("fails synth itself on a wrong approver setting", () => {
+      const stages = stagesWith("dev", (settings) => {
+        section(settings, "decommission").approvers = { createRole: false };
+      });
+
+      expect(() => buildApp({ ...contextFor("dev"), stages })).toThrow(
+        /stages\.dev\.decommission\.approvers: expected at least one approver source/,
+      );
+    });
   });
 
   it("names the path of wrong monitoring and archive settings", () => {

@@ -14,6 +14,8 @@ import { GATEWAY_PROBLEMS } from "../../infra/constructs/decommission-api.js";
 import { REPO_ROOT } from "../../infra/constructs/lambda-function.js";
 import {
   committedStage,
+  concreteValue,
+  DEPLOYED,
   getAtt,
   isObject,
   type Json,
@@ -46,6 +48,13 @@ function variantSettings(): JsonObject {
       api: { ...api, accountLoggingRole: "existing" },
     },
   };
+}
+
+/** The approver role the stage creates (every stage here does). */
+function approverRole(stage: SynthesisedStage): IConstruct {
+  const role = stage.stateless.approvers.role;
+  if (role === undefined) throw new Error("the stage creates no approver role");
+  return role;
 }
 
 function resources(stage: SynthesisedStage, type: string): JsonObject[] {
@@ -132,7 +141,8 @@ describe("decommission API", () => {
       expect(environment(dev, decommission.apiFunction.function)).toEqual({
         ...common,
         POWERTOOLS_SERVICE_NAME: "evse-ops-decommission-api",
-        APPROVER_ROLE_PATTERNS: "arn:aws:iam::*:role/approver*",
+        APPROVER_ROLE_ARNS: getAtt(approverRole(dev)),
+        APPROVAL_KEY_ID: getAtt(stateful.approvalKey),
         PENDING_EXPIRY_DAYS: "7",
         IDEMPOTENCY_RETENTION_HOURS: "24",
       });
@@ -143,6 +153,7 @@ describe("decommission API", () => {
         EVENERGY_TOKEN_URL: "https://api.ev.energy/o/token/",
         EVENERGY_WRITE_SECRET_ID: { Ref: logicalId(stateful.writeSecret) },
         EVENERGY_WRITE_SCOPE: "evse:write",
+        APPROVAL_KEY_ID: getAtt(stateful.approvalKey),
         EVENERGY_REQUEST_TIMEOUT_SECONDS: "10",
         EXECUTION_MAX_ATTEMPTS: "8",
         EXECUTION_BACKOFF_SECONDS: "30",
@@ -172,14 +183,16 @@ describe("decommission API", () => {
       }
     });
 
-    it("get approver patterns that the API's own pattern compiler accepts", () => {
+    it("get approver role ARNs that the API's own pattern compiler accepts, once deployed", () => {
       for (const stage of [dev, variant]) {
-        const patterns = environment(
+        const arns = concreteValue(
           stage,
-          stage.stateless.decommission.apiFunction.function,
-        ).APPROVER_ROLE_PATTERNS;
-        expect(typeof patterns).toBe("string");
-        expect(() => compileApproverPatterns(String(patterns).split(","))).not.toThrow();
+          environment(stage, stage.stateless.decommission.apiFunction.function).APPROVER_ROLE_ARNS,
+        );
+        expect(arns).toBe(
+          `arn:aws:iam::${DEPLOYED.account}:role/evse-ops-${stage.config.stage}-approver`,
+        );
+        expect(() => compileApproverPatterns(String(arns).split(","))).not.toThrow();
       }
     });
   });
@@ -235,13 +248,39 @@ describe("decommission API", () => {
       ).toMatchObject({ MessageRetentionPeriod: 14 * 24 * 3600, SqsManagedSseEnabled: true });
     });
 
-    it("has the dead-letter function consume the dead-letter queue", () => {
+    it("has the dead-letter function consume the dead-letter queue, reporting failures per item", () => {
       const { decommission } = dev.stateless;
       dev.statelessTemplate.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
         EventSourceArn: getAtt(decommission.executionDeadLetterQueue),
         FunctionName: { Ref: logicalId(decommission.deadLetterFunction.function) },
         BatchSize: 1,
+        FunctionResponseTypes: ["ReportBatchItemFailures"],
       });
+    });
+
+    it("lets the dead-letter function consume and delay messages of its own queue, and no other", () => {
+      const { decommission } = dev.stateless;
+      const statements = statementsOfRole(
+        dev.statelessTemplate,
+        logicalId(decommission.deadLetterFunction.role),
+        dev.statefulTemplate,
+      );
+      const sqs = statements
+        .filter((statement) => statement.actions.some((action) => action.startsWith("sqs:")))
+        .map(({ actions, resources }) => ({ actions: [...actions].sort(), resources }));
+
+      expect(sqs).toEqual([
+        {
+          actions: [
+            "sqs:ChangeMessageVisibility",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+            "sqs:GetQueueUrl",
+            "sqs:ReceiveMessage",
+          ],
+          resources: [getAtt(decommission.executionDeadLetterQueue)],
+        },
+      ]);
     });
 
     it("fills the queue from the bus: execution requests of the app's source, never replays", () => {
@@ -487,6 +526,21 @@ describe("decommission API", () => {
               StringNotEquals: {
                 "aws:PrincipalAccount": [CALLER_ACCOUNT, OTHER_ACCOUNT],
                 "aws:PrincipalOrgID": ORGANIZATION,
+              },
+            },
+          },
+          {
+            Sid: "DenyDecisionsByNonApprovers",
+            Effect: "Deny",
+            Principal: { AWS: "*" },
+            Action: "execute-api:Invoke",
+            Resource: [
+              "execute-api:/*/POST/decommission-requests/*/approve",
+              "execute-api:/*/POST/decommission-requests/*/reject",
+            ],
+            Condition: {
+              ArnNotLike: {
+                "aws:PrincipalArn": [getAtt(approverRole(variant))],
               },
             },
           },

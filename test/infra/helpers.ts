@@ -169,9 +169,14 @@ export function resolveCrossStack(value: Json | undefined, producer: Template): 
 export interface PolicyStatement {
   readonly actions: string[];
   readonly resources: Json[];
+  /** The statement's Condition block, when it has one. */
+  readonly condition?: Json;
 }
 
-/** Every Allow statement of the IAM policies attached to the role with the given logical id. */
+/**
+ * Every Allow statement of the IAM policies attached to the role with the given logical id
+ * (cross-stack references resolved).
+ */
 export function statementsOfRole(
   template: Template,
   roleLogicalId: string,
@@ -192,7 +197,10 @@ export function statementsOfRole(
       const resources = [statement.Resource]
         .flat()
         .map((resource) => resolveCrossStack(resource, producer) ?? null);
-      statements.push({ actions, resources });
+      const condition = resolveCrossStack(statement.Condition, producer);
+      statements.push(
+        condition === undefined ? { actions, resources } : { actions, resources, condition },
+      );
     }
   }
   return statements;
@@ -214,4 +222,120 @@ export function resourceOf(template: Template, construct: IConstruct): JsonObjec
   const resource = isObject(resources) ? resources[logicalId(construct)] : undefined;
   if (!isObject(resource)) throw new Error(`${construct.node.path} is not in the template`);
   return resource;
+}
+
+/** Where a synthesised stage is pretended to be deployed, for the concrete ARNs below. */
+export const DEPLOYED = {
+  partition: "aws",
+  region: "eu-west-2",
+  account: "123456789012",
+  /** The decommission REST API's id. */
+  apiId: "a1b2c3d4e5",
+} as const;
+
+/** ARNs by CloudFormation type, for the resources whose ARNs the policies mention. */
+const ARN_OF_TYPE: Readonly<Record<string, (name: string) => string>> = {
+  "AWS::DynamoDB::GlobalTable": (name) =>
+    `dynamodb:${DEPLOYED.region}:${DEPLOYED.account}:table/${name}`,
+  "AWS::Events::EventBus": (name) =>
+    `events:${DEPLOYED.region}:${DEPLOYED.account}:event-bus/${name}`,
+  "AWS::KMS::Key": (name) => `kms:${DEPLOYED.region}:${DEPLOYED.account}:key/${name}`,
+  "AWS::Logs::LogGroup": (name) => `logs:${DEPLOYED.region}:${DEPLOYED.account}:log-group:${name}`,
+  "AWS::SecretsManager::Secret": (name) =>
+    `secretsmanager:${DEPLOYED.region}:${DEPLOYED.account}:secret:${name}-AbCdEf`,
+  "AWS::SQS::Queue": (name) => `sqs:${DEPLOYED.region}:${DEPLOYED.account}:${name}`,
+  "AWS::Lambda::Function": (name) =>
+    `lambda:${DEPLOYED.region}:${DEPLOYED.account}:function:${name}`,
+};
+
+/**
+ * Resolves a value of a synthesised stage's stateless template as if both stacks were deployed
+ * at DEPLOYED: cross-stack outputs are followed, Fn::Join joined, pseudo parameters filled, a
+ * role's ARN built from its RoleName (or logical id) and path, the API's id and stage name
+ * filled, and any other resource's ARN made up from its type and logical id. Throws on an
+ * intrinsic it does not know, so nothing unresolved reaches a simulation.
+ */
+export function concreteValue(stage: SynthesisedStage, value: Json | undefined): Json {
+  const resources = {
+    ...(stage.statefulTemplate.toJSON().Resources as Record<string, Json>),
+    ...(stage.statelessTemplate.toJSON().Resources as Record<string, Json>),
+  };
+  const api = logicalId(stage.stateless.decommission.api);
+  const apiStage = logicalId(stage.stateless.decommission.api.deploymentStage);
+  const pseudo: Record<string, string> = {
+    "AWS::Partition": DEPLOYED.partition,
+    "AWS::Region": DEPLOYED.region,
+    "AWS::AccountId": DEPLOYED.account,
+    "AWS::URLSuffix": "amazonaws.com",
+  };
+
+  const arnOf = (id: string): string => {
+    const resource = resources[id];
+    if (!isObject(resource) || typeof resource.Type !== "string") {
+      throw new Error(`no resource ${id}`);
+    }
+    const props = isObject(resource.Properties) ? resource.Properties : {};
+    if (resource.Type === "AWS::IAM::Role") {
+      const name = typeof props.RoleName === "string" ? props.RoleName : id;
+      const path = typeof props.Path === "string" ? props.Path : "/";
+      return `arn:${DEPLOYED.partition}:iam::${DEPLOYED.account}:role${path}${name}`;
+    }
+    const make = ARN_OF_TYPE[resource.Type];
+    if (make === undefined) throw new Error(`no made-up ARN for ${resource.Type} (${id})`);
+    return `arn:${DEPLOYED.partition}:${make(id)}`;
+  };
+
+  const resolve = (item: Json | undefined): Json => {
+    if (Array.isArray(item)) return item.map(resolve);
+    if (!isObject(item)) return item ?? null;
+    const keys = Object.keys(item);
+    const [only] = keys;
+    if (keys.length !== 1 || only === undefined || !(only === "Ref" || only.startsWith("Fn::"))) {
+      return Object.fromEntries(Object.entries(item).map(([key, inner]) => [key, resolve(inner)]));
+    }
+    const argument = item[only];
+    if (only === "Fn::GetStackOutput") {
+      return resolve(resolveCrossStack(item, stage.statefulTemplate));
+    }
+    if (only === "Fn::Join" && Array.isArray(argument)) {
+      const [separator, parts] = argument;
+      if (typeof separator === "string" && Array.isArray(parts)) {
+        return parts.map((part) => String(resolve(part))).join(separator);
+      }
+    }
+    if (only === "Ref" && typeof argument === "string") {
+      const fixed = pseudo[argument];
+      if (fixed !== undefined) return fixed;
+      if (argument === api) return DEPLOYED.apiId;
+      if (argument === apiStage) return stage.config.stage;
+      const resource = resources[argument];
+      // A Ref of a secret is its ARN; of anything else here, its name.
+      if (isObject(resource) && resource.Type === "AWS::SecretsManager::Secret") {
+        return arnOf(argument);
+      }
+      if (resource !== undefined) return argument;
+    }
+    if (only === "Fn::GetAtt" && Array.isArray(argument)) {
+      const [id, attribute] = argument;
+      if (typeof id === "string" && attribute === "Arn") return arnOf(id);
+    }
+    throw new Error(`cannot resolve ${JSON.stringify(item)}`);
+  };
+  return resolve(value);
+}
+
+/** The identity policy documents attached to a role, resolved by concreteValue. */
+export function concretePoliciesOfRole(
+  stage: SynthesisedStage,
+  role: IConstruct,
+): Array<{ name: string; policy: Json }> {
+  const id = logicalId(role);
+  const policies: Record<string, Json> = stage.statelessTemplate.findResources("AWS::IAM::Policy");
+  return Object.entries(policies).flatMap(([name, policy]) => {
+    if (!isObject(policy)) return [];
+    const props = properties(policy);
+    const roles = Array.isArray(props.Roles) ? props.Roles : [];
+    if (!roles.some((ref) => isObject(ref) && ref.Ref === id)) return [];
+    return [{ name, policy: concreteValue(stage, props.PolicyDocument) }];
+  });
 }

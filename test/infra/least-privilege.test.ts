@@ -127,6 +127,166 @@ describe("least privilege and safe defaults", () => {
     });
   });
 
+  describe("state table items", () => {
+    /** The function roles' DynamoDB statements, by function. */
+    function dynamoGrants(stage: SynthesisedStage) {
+      const all = grants(stage).filter((grant) =>
+        grant.actions.some((action) => action.startsWith("dynamodb:")),
+      );
+      return Object.fromEntries(
+        Object.entries(roles(stage)).map(([name, role]) => [
+          name,
+          all
+            .filter((grant) => grant.role === role)
+            .map(({ actions, resources, condition }) => ({
+              actions: [...actions].sort(),
+              resources,
+              condition,
+            })),
+        ]),
+      );
+    }
+
+    const held = (operator: string, keys: string[]) => ({
+      [`ForAllValues:${operator}`]: { "dynamodb:LeadingKeys": keys },
+      Null: { "dynamodb:LeadingKeys": "false" },
+    });
+
+    it("each function may touch only its own partitions, with only the actions it uses", () => {
+      for (const stage of stages()) {
+        const table = getAtt(stage.stateful.table);
+        const index = { "Fn::Join": ["", [table, "/index/gsi1"]] };
+        const requestsAndGuards = held("StringLike", ["DCR", "EVSE_OPEN#*"]);
+        const pauseSwitch = {
+          actions: ["dynamodb:GetItem"],
+          resources: [table],
+          condition: held("StringEquals", ["CONTROL"]),
+        };
+        const listByStatus = { actions: ["dynamodb:Query"], resources: [index] };
+        const reconciling = {
+          actions: [
+            "dynamodb:DeleteItem",
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+            "dynamodb:UpdateItem",
+          ],
+          resources: [table],
+          condition: requestsAndGuards,
+        };
+
+        expect(dynamoGrants(stage)).toEqual({
+          poll: [
+            {
+              actions: [
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:Query",
+                "dynamodb:UpdateItem",
+              ],
+              resources: [table],
+              condition: held("StringEquals", ["EVSE", "POLL", "LEDGER"]),
+            },
+          ],
+          api: [
+            {
+              actions: [
+                "dynamodb:BatchGetItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:Query",
+                "dynamodb:UpdateItem",
+              ],
+              resources: [table],
+              condition: held("StringLike", ["DCR", "DCR_EVSE#*", "EVSE_OPEN#*", "IDEMPOTENCY#*"]),
+            },
+            {
+              actions: ["dynamodb:GetItem", "dynamodb:Query"],
+              resources: [table],
+              condition: held("StringEquals", ["EVSE"]),
+            },
+            listByStatus,
+          ],
+          executor: [
+            {
+              actions: ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:UpdateItem"],
+              resources: [table],
+              condition: requestsAndGuards,
+            },
+            pauseSwitch,
+            {
+              actions: ["dynamodb:UpdateItem"],
+              resources: [table],
+              condition: {
+                "ForAllValues:StringEquals": {
+                  "dynamodb:LeadingKeys": ["EVSE"],
+                  "dynamodb:Attributes": ["pk", "sk", "lifecycle", "lastChangedAt", "version"],
+                },
+                StringEqualsIfExists: { "dynamodb:ReturnValues": "NONE" },
+                Null: { "dynamodb:LeadingKeys": "false" },
+              },
+            },
+          ],
+          reconciler: [reconciling, pauseSwitch, listByStatus],
+          deadLetters: [reconciling, pauseSwitch],
+        });
+      }
+    });
+
+    it("no role may Scan, use PartiQL or batch-write, and every table statement holds its partition keys", () => {
+      for (const stage of stages()) {
+        const table = JSON.stringify(getAtt(stage.stateful.table));
+        for (const grant of grants(stage)) {
+          for (const action of grant.actions) {
+            expect(action, grant.role).not.toMatch(
+              /^dynamodb:(Scan|PartiQL|BatchWriteItem|ExecuteStatement|ExecuteTransaction|TransactWriteItems)/,
+            );
+          }
+          if (!grant.resources.some((resource) => JSON.stringify(resource) === table)) continue;
+          expect(grant.condition, grant.role).toMatchObject({
+            Null: { "dynamodb:LeadingKeys": "false" },
+          });
+          const condition = isObject(grant.condition) ? grant.condition : {};
+          const operators = Object.keys(condition).filter((operator) => {
+            const block = condition[operator];
+            return isObject(block) && block["dynamodb:LeadingKeys"] !== undefined;
+          });
+          // Exactly one operator holds the keys, besides the Null check that requires them.
+          expect(
+            operators.filter((operator) => operator !== "Null"),
+            grant.role,
+          ).toEqual([expect.stringMatching(/^ForAllValues:String(Equals|Like)$/)]);
+        }
+      }
+    });
+  });
+
+  describe("the approval key", () => {
+    it("only the API may sign approvals and only the executor verify them; nothing else on it", () => {
+      for (const stage of stages()) {
+        const key = JSON.stringify(getAtt(stage.stateful.approvalKey));
+        const kms = grants(stage).filter((grant) =>
+          grant.actions.some((action) => action.startsWith("kms:")),
+        );
+        const { api, executor } = roles(stage);
+
+        expect(
+          kms.map(({ role, actions, resources }) => ({
+            role,
+            actions,
+            resources: resources.map((resource) => JSON.stringify(resource)),
+          })),
+        ).toEqual(
+          expect.arrayContaining([
+            { role: api, actions: ["kms:GenerateMac"], resources: [key] },
+            { role: executor, actions: ["kms:VerifyMac"], resources: [key] },
+          ]),
+        );
+        expect(kms).toHaveLength(2);
+      }
+    });
+  });
+
   describe("the executor's queue", () => {
     it("no role may send to it: only the bus rule, through the queue policy", () => {
       for (const stage of stages()) {
@@ -219,8 +379,10 @@ describe("least privilege and safe defaults", () => {
       }
     });
 
-    it("admits only the deploying account by default, and explicitly denies everyone else", () => {
+    it("admits only the deploying account by default, denies everyone else, and non-approvers the decisions", () => {
       for (const stage of stages()) {
+        const approverRole = stage.stateless.approvers.role;
+        if (approverRole === undefined) throw new Error("the committed stages create the role");
         const api = resourceOf(stage.statelessTemplate, stage.stateless.decommission.api);
         const root = {
           "Fn::Join": [
@@ -247,6 +409,17 @@ describe("least privilege and safe defaults", () => {
               Condition: {
                 StringNotEquals: { "aws:PrincipalAccount": [{ Ref: "AWS::AccountId" }] },
               },
+            },
+            {
+              Sid: "DenyDecisionsByNonApprovers",
+              Effect: "Deny",
+              Principal: { AWS: "*" },
+              Action: "execute-api:Invoke",
+              Resource: [
+                "execute-api:/*/POST/decommission-requests/*/approve",
+                "execute-api:/*/POST/decommission-requests/*/reject",
+              ],
+              Condition: { ArnNotLike: { "aws:PrincipalArn": [getAtt(approverRole)] } },
             },
           ],
         });

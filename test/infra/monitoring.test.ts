@@ -93,6 +93,7 @@ describe("monitoring", () => {
           "decommission-reconciler-failures",
           "decommission-reconciler-schedule-dlq",
           "decommission-failed",
+          "decommission-integrity-violation",
           "decommission-dead-lettered",
           "decommission-paused",
         ]
@@ -242,10 +243,15 @@ describe("monitoring", () => {
   });
 
   describe("decommission alarms", () => {
-    it("fire on any decommission that ended FAILED, by the executor or by dead-lettering", () => {
+    it("fire on any decommission that ended FAILED or was refused for integrity, by the executor or by dead-lettering", () => {
       const { decommission } = dev.stateless;
       for (const [slug, metricName, fn] of [
         ["decommission-failed", "DecommissionFailed", decommission.executorFunction.function],
+        [
+          "decommission-integrity-violation",
+          "DecommissionIntegrityViolation",
+          decommission.executorFunction.function,
+        ],
         [
           "decommission-dead-lettered",
           "DecommissionDeadLettered",
@@ -351,6 +357,7 @@ describe("monitoring", () => {
         "DecommissionFailed",
         "DecommissionRetried",
         "DecommissionSkipped",
+        "DecommissionIntegrityViolation",
         "DecommissionDeadLettered",
         "DecommissionExpired",
         "DecommissionReEnqueued",

@@ -22,7 +22,7 @@ import {
 } from "./helpers.js";
 
 function sorted(statements: PolicyStatement[]): PolicyStatement[] {
-  return statements.map((s) => ({ actions: [...s.actions].sort(), resources: s.resources }));
+  return statements.map((s) => ({ ...s, actions: [...s.actions].sort() }));
 }
 
 describe("poller", () => {
@@ -202,7 +202,7 @@ describe("poller", () => {
   });
 
   describe("permissions of the poll function", () => {
-    it("are exactly: its logs, X-Ray, the read secret, the table, the bus and its failure queue", () => {
+    it("are exactly: its logs, X-Ray, the read secret, its own items, the bus and its failure queue", () => {
       for (const { stateful, stateless, statelessTemplate, statefulTemplate } of [dev, prod]) {
         const poller = stateless.poller;
         const tableArn = getAtt(stateful.table);
@@ -228,22 +228,32 @@ describe("poller", () => {
           },
           {
             actions: [
-              "dynamodb:BatchGetItem",
-              "dynamodb:BatchWriteItem",
-              "dynamodb:ConditionCheckItem",
-              "dynamodb:DeleteItem",
-              "dynamodb:DescribeTable",
               "dynamodb:GetItem",
-              "dynamodb:GetRecords",
-              "dynamodb:GetShardIterator",
               "dynamodb:PutItem",
               "dynamodb:Query",
-              "dynamodb:Scan",
               "dynamodb:UpdateItem",
             ],
-            resources: [tableArn, { "Fn::Join": ["", [tableArn, "/index/*"]] }],
+            resources: [tableArn],
+            condition: {
+              "ForAllValues:StringEquals": { "dynamodb:LeadingKeys": ["EVSE", "POLL", "LEDGER"] },
+              Null: { "dynamodb:LeadingKeys": "false" },
+            },
           },
-          { actions: ["events:PutEvents"], resources: [getAtt(stateful.bus)] },
+          {
+            actions: ["events:PutEvents"],
+            resources: [getAtt(stateful.bus)],
+            condition: {
+              "ForAllValues:StringEquals": {
+                "events:source": ["evse-ops"],
+                "events:detail-type": [
+                  "EVSE Discovered",
+                  "EVSE Status Changed",
+                  "EVSE Connectivity Changed",
+                  "EVSE Removed",
+                ],
+              },
+            },
+          },
           {
             actions: ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"],
             resources: [getAtt(poller.failureQueue)],

@@ -27,6 +27,11 @@ function withSecrets(stage: string, secrets: JsonObject, monitoring?: JsonObject
   };
 }
 
+/** The alarm topic's own key (the stateful stack has the approval key too). */
+function alarmKey(stage: SynthesisedStage): IConstruct {
+  return stage.stateful.node.findChild("Alarms").node.findChild("Key");
+}
+
 describe("stateful stack", () => {
   let dev: SynthesisedStage;
   let prod: SynthesisedStage;
@@ -203,9 +208,9 @@ describe("stateful stack", () => {
         Properties: Match.objectLike({ TopicName: "evse-ops-prod-alarms" }),
         DeletionPolicy: "Retain",
       });
-      prod.statefulTemplate.hasResource("AWS::KMS::Key", { DeletionPolicy: "Retain" });
+      expect(resourceOf(prod.statefulTemplate, alarmKey(prod)).DeletionPolicy).toBe("Retain");
       dev.statefulTemplate.hasResource("AWS::SNS::Topic", { DeletionPolicy: "Delete" });
-      dev.statefulTemplate.hasResource("AWS::KMS::Key", { DeletionPolicy: "Delete" });
+      expect(resourceOf(dev.statefulTemplate, alarmKey(dev)).DeletionPolicy).toBe("Delete");
     });
 
     it("has no subscription unless an e-mail address is configured", () => {
@@ -219,7 +224,10 @@ describe("stateful stack", () => {
 
     it("is imported by ARN when configured, and still gets the e-mail subscription", () => {
       imported.statefulTemplate.resourceCountIs("AWS::SNS::Topic", 0);
-      imported.statefulTemplate.resourceCountIs("AWS::KMS::Key", 0);
+      // The approval key is the only key left: no alarm key without an alarm topic.
+      expect(Object.keys(imported.statefulTemplate.findResources("AWS::KMS::Key"))).toEqual([
+        logicalId(imported.stateful.approvalKey),
+      ]);
       expect(imported.stateful.alarmTopic.topicArn).toBe(TOPIC_ARN);
       imported.statefulTemplate.hasResourceProperties("AWS::SNS::Subscription", {
         Protocol: "email",
@@ -234,6 +242,45 @@ describe("stateful stack", () => {
     it("leaves no unacknowledged nag finding with an e-mail subscription, created or imported", () => {
       expect(findings(imported.report)).toEqual([]);
       expect(findings(shared.report)).toEqual([]);
+    });
+  });
+
+  describe("approval key", () => {
+    it("is an HMAC key for making and verifying MACs, which KMS cannot rotate", () => {
+      for (const stage of [dev, prod]) {
+        const key = properties(resourceOf(stage.statefulTemplate, stage.stateful.approvalKey));
+        expect(key).toMatchObject({ KeySpec: "HMAC_256", KeyUsage: "GENERATE_VERIFY_MAC" });
+        expect(key.EnableKeyRotation).toBeUndefined();
+      }
+    });
+
+    it("outlives the stack in prod and goes with it in dev", () => {
+      const policyOf = (stage: SynthesisedStage) =>
+        resourceOf(stage.statefulTemplate, stage.stateful.approvalKey).DeletionPolicy;
+      expect(policyOf(prod)).toBe("Retain");
+      expect(policyOf(dev)).toBe("Delete");
+    });
+
+    it("leaves its use to IAM policies of this account: the key policy names no other principal", () => {
+      const key = properties(resourceOf(dev.statefulTemplate, dev.stateful.approvalKey));
+      expect(key.KeyPolicy).toEqual({
+        Version: "2012-10-17",
+        Statement: [
+          {
+            Action: "kms:*",
+            Effect: "Allow",
+            Principal: {
+              AWS: {
+                "Fn::Join": [
+                  "",
+                  ["arn:", { Ref: "AWS::Partition" }, ":iam::", { Ref: "AWS::AccountId" }, ":root"],
+                ],
+              },
+            },
+            Resource: "*",
+          },
+        ],
+      });
     });
   });
 

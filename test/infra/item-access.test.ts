@@ -1,0 +1,265 @@
+/**
+ * Each function touches only its own items, proven with an IAM policy simulator
+ * (@cloud-copilot/iam-simulate) on the identity policies the stack synthesises, resolved to the
+ * ARNs they would have once deployed (helpers: DEPLOYED, concretePoliciesOfRole).
+ *
+ * `dynamodb:LeadingKeys` is the partition keys a request touches, `dynamodb:Attributes` the
+ * attributes it names and `dynamodb:ReturnValues` what it asks back: DynamoDB supplies them,
+ * the tests state them per request.
+ */
+import { runSimulation } from "@cloud-copilot/iam-simulate";
+import type { IConstruct } from "constructs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEVICE_COMPLETION } from "../../functions/adapters/dynamodb/table-design.js";
+import {
+  concretePoliciesOfRole,
+  concreteValue,
+  DEPLOYED,
+  getAtt,
+  type SynthesisedStage,
+  synthStage,
+} from "./helpers.js";
+
+type Context = Record<string, string | string[]>;
+type Decision = "Allowed" | "ImplicitlyDenied" | "ExplicitlyDenied";
+
+const DCR = { "dynamodb:LeadingKeys": ["DCR"] };
+const GUARD = { "dynamodb:LeadingKeys": ["EVSE_OPEN#evse01JQBEYCCN0Z44RW00E6GZCE86"] };
+const IDEMPOTENCY = {
+  "dynamodb:LeadingKeys": ["IDEMPOTENCY#aws:123456789012:role:requester:-"],
+};
+const POINTER = { "dynamodb:LeadingKeys": ["DCR_EVSE#evse01JQBEYCCN0Z44RW00E6GZCE86"] };
+const DEVICE = { "dynamodb:LeadingKeys": ["EVSE"] };
+const PAUSE_SWITCH = { "dynamodb:LeadingKeys": ["CONTROL"] };
+const WRITES = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"];
+
+describe("item access, simulated", () => {
+  let dev: SynthesisedStage;
+  let table: string;
+  let index: string;
+
+  beforeAll(() => {
+    dev = synthStage("dev");
+    table = String(concreteValue(dev, getAtt(dev.stateful.table)));
+    index = `${table}/index/gsi1`;
+  });
+
+  afterAll(() => {
+    dev?.cleanUp();
+  });
+
+  /** What IAM decides when `fn`'s role asks for `action` on `resource` with `context`. */
+  async function decide(
+    fn: { role: IConstruct },
+    action: string,
+    context: Context,
+    resource = table,
+  ): Promise<Decision> {
+    const response = await runSimulation(
+      {
+        request: {
+          principal: `arn:aws:sts::${DEPLOYED.account}:assumed-role/function-role/session`,
+          action,
+          resource: { resource, accountId: DEPLOYED.account },
+          contextVariables: context,
+        },
+        identityPolicies: concretePoliciesOfRole(dev, fn.role),
+        serviceControlPolicies: [],
+        resourceControlPolicies: [],
+      },
+      {},
+    );
+    if (response.resultType !== "single") {
+      throw new Error(`the simulation did not run: ${JSON.stringify(response)}`);
+    }
+    // A context key the simulator dropped as not applying would prove nothing.
+    expect(response.result.ignoredContextKeys, action).toEqual([]);
+    return response.overallResult;
+  }
+
+  const functions = () => {
+    const { poller, decommission } = dev.stateless;
+    return {
+      poll: poller.pollFunction,
+      api: decommission.apiFunction,
+      executor: decommission.executorFunction,
+      reconciler: decommission.reconcilerFunction,
+      deadLetters: decommission.deadLetterFunction,
+    };
+  };
+
+  describe("the poll", () => {
+    it("cannot write a decommission request, a guard, a pointer or an idempotency key", async () => {
+      const { poll } = functions();
+      for (const context of [DCR, GUARD, POINTER, IDEMPOTENCY]) {
+        for (const action of [...WRITES, "dynamodb:GetItem", "dynamodb:Query"]) {
+          expect(await decide(poll, action, context), `${action} ${JSON.stringify(context)}`).toBe(
+            "ImplicitlyDenied",
+          );
+        }
+      }
+    });
+
+    it("can read and write its devices, its lease and checkpoint, and its ledger", async () => {
+      const { poll } = functions();
+      for (const partition of ["EVSE", "POLL", "LEDGER"]) {
+        const context = { "dynamodb:LeadingKeys": [partition] };
+        for (const action of [
+          "dynamodb:PutItem",
+          "dynamodb:UpdateItem",
+          "dynamodb:Query",
+          "dynamodb:GetItem",
+        ]) {
+          expect(await decide(poll, action, context), `${action} ${partition}`).toBe("Allowed");
+        }
+      }
+    });
+
+    it("cannot delete even its own items, nor Scan the table or query its index", async () => {
+      const { poll } = functions();
+      expect(await decide(poll, "dynamodb:DeleteItem", DEVICE)).toBe("ImplicitlyDenied");
+      expect(await decide(poll, "dynamodb:Scan", {})).toBe("ImplicitlyDenied");
+      expect(
+        await decide(
+          poll,
+          "dynamodb:Query",
+          { "dynamodb:LeadingKeys": ["DCR_STATUS#APPROVED"] },
+          index,
+        ),
+      ).toBe("ImplicitlyDenied");
+    });
+
+    it("cannot touch two partitions at once when one is not its own", async () => {
+      const { poll } = functions();
+      expect(
+        await decide(poll, "dynamodb:BatchGetItem", { "dynamodb:LeadingKeys": ["EVSE", "DCR"] }),
+      ).toBe("ImplicitlyDenied");
+    });
+  });
+
+  it("denies every function a request that carries no partition key", async () => {
+    for (const [name, fn] of Object.entries(functions())) {
+      for (const action of ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]) {
+        expect(await decide(fn, action, {}), `${name} ${action}`).toBe("ImplicitlyDenied");
+      }
+      expect(await decide(fn, "dynamodb:Scan", {}), `${name} Scan`).toBe("ImplicitlyDenied");
+    }
+  });
+
+  describe("the executor", () => {
+    const completion = (attributes: readonly string[], returnValues?: string): Context => ({
+      ...DEVICE,
+      "dynamodb:Attributes": [...attributes],
+      ...(returnValues === undefined ? {} : { "dynamodb:ReturnValues": returnValues }),
+    });
+
+    it("can mark a device decommissioned: exactly the completion attributes, returning nothing", async () => {
+      const { executor } = functions();
+      const attributes = DEVICE_COMPLETION.attributes;
+      expect(await decide(executor, "dynamodb:UpdateItem", completion(attributes, "NONE"))).toBe(
+        "Allowed",
+      );
+      expect(await decide(executor, "dynamodb:UpdateItem", completion(attributes))).toBe("Allowed");
+    });
+
+    it("cannot change another device attribute, nor have the device returned", async () => {
+      const { executor } = functions();
+      const attributes = DEVICE_COMPLETION.attributes;
+      expect(
+        await decide(executor, "dynamodb:UpdateItem", completion([...attributes, "cpid"], "NONE")),
+      ).toBe("ImplicitlyDenied");
+      for (const returnValues of ["ALL_NEW", "ALL_OLD", "UPDATED_NEW", "UPDATED_OLD"]) {
+        expect(
+          await decide(executor, "dynamodb:UpdateItem", completion(attributes, returnValues)),
+          returnValues,
+        ).toBe("ImplicitlyDenied");
+      }
+    });
+
+    it("cannot create, replace, read or delete a device", async () => {
+      const { executor } = functions();
+      for (const action of [
+        "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+      ]) {
+        expect(await decide(executor, action, DEVICE), action).toBe("ImplicitlyDenied");
+      }
+    });
+
+    it("can read and move a request, release a guard and read the pause switch, and no more", async () => {
+      const { executor } = functions();
+      expect(await decide(executor, "dynamodb:GetItem", DCR)).toBe("Allowed");
+      expect(await decide(executor, "dynamodb:UpdateItem", DCR)).toBe("Allowed");
+      expect(await decide(executor, "dynamodb:DeleteItem", GUARD)).toBe("Allowed");
+      expect(await decide(executor, "dynamodb:GetItem", PAUSE_SWITCH)).toBe("Allowed");
+      expect(await decide(executor, "dynamodb:PutItem", DCR)).toBe("ImplicitlyDenied");
+      expect(await decide(executor, "dynamodb:PutItem", PAUSE_SWITCH)).toBe("ImplicitlyDenied");
+      expect(await decide(executor, "dynamodb:PutItem", IDEMPOTENCY)).toBe("ImplicitlyDenied");
+    });
+  });
+
+  describe("the API", () => {
+    it("can write requests, their pointers and guards, and idempotency keys", async () => {
+      const { api } = functions();
+      for (const context of [DCR, POINTER, GUARD, IDEMPOTENCY]) {
+        for (const action of WRITES) {
+          expect(await decide(api, action, context), `${action} ${JSON.stringify(context)}`).toBe(
+            "Allowed",
+          );
+        }
+      }
+      expect(await decide(api, "dynamodb:BatchGetItem", DCR)).toBe("Allowed");
+      expect(
+        await decide(
+          api,
+          "dynamodb:Query",
+          { "dynamodb:LeadingKeys": ["DCR_STATUS#PENDING_APPROVAL"] },
+          index,
+        ),
+      ).toBe("Allowed");
+    });
+
+    it("can read devices but not write them, nor touch the poll's items or the pause switch", async () => {
+      const { api } = functions();
+      expect(await decide(api, "dynamodb:GetItem", DEVICE)).toBe("Allowed");
+      expect(await decide(api, "dynamodb:Query", DEVICE)).toBe("Allowed");
+      for (const action of WRITES) {
+        expect(await decide(api, action, DEVICE), action).toBe("ImplicitlyDenied");
+      }
+      for (const partition of ["POLL", "LEDGER", "CONTROL"]) {
+        const context = { "dynamodb:LeadingKeys": [partition] };
+        expect(await decide(api, "dynamodb:UpdateItem", context), partition).toBe(
+          "ImplicitlyDenied",
+        );
+      }
+    });
+  });
+
+  describe("the reconciler and the dead-letter function", () => {
+    it("cannot write device items, nor idempotency keys", async () => {
+      const { reconciler, deadLetters } = functions();
+      for (const fn of [reconciler, deadLetters]) {
+        for (const action of WRITES) {
+          expect(await decide(fn, action, DEVICE), action).toBe("ImplicitlyDenied");
+          expect(await decide(fn, action, IDEMPOTENCY), action).toBe("ImplicitlyDenied");
+        }
+      }
+    });
+
+    it("can move requests and release guards; only the reconciler lists by status", async () => {
+      const { reconciler, deadLetters } = functions();
+      for (const fn of [reconciler, deadLetters]) {
+        expect(await decide(fn, "dynamodb:UpdateItem", DCR)).toBe("Allowed");
+        expect(await decide(fn, "dynamodb:Query", DCR)).toBe("Allowed");
+        expect(await decide(fn, "dynamodb:DeleteItem", GUARD)).toBe("Allowed");
+        expect(await decide(fn, "dynamodb:GetItem", PAUSE_SWITCH)).toBe("Allowed");
+        expect(await decide(fn, "dynamodb:PutItem", DCR)).toBe("ImplicitlyDenied");
+      }
+      const byStatus = { "dynamodb:LeadingKeys": ["DCR_STATUS#APPROVED"] };
+      expect(await decide(reconciler, "dynamodb:Query", byStatus, index)).toBe("Allowed");
+      expect(await decide(deadLetters, "dynamodb:Query", byStatus, index)).toBe("ImplicitlyDenied");
+    });
+  });
+});
