@@ -38,8 +38,8 @@ export class ApproverAccess extends Construct {
   /** The approver role this stack creates, when `createRole`. */
   readonly role: Role | undefined;
   /**
-   * IAM role ARNs with their path. `*` and `?` appear only after the last `/`, in Identity
-   * Center's patterns: `*` for the region their path may hold, 16 `?` for the generated suffix.
+   * IAM role ARNs with their path. Wildcards appear only in Identity Center's patterns: `*` as
+   * the path segment of a region, 16 `?` for the generated suffix.
    */
   readonly roleArnPatterns: readonly string[];
 
@@ -63,11 +63,14 @@ export class ApproverAccess extends Construct {
       : undefined;
 
     // Identity Center puts its roles under /aws-reserved/sso.amazonaws.com/, sometimes with the
-    // instance's region as a further path segment, which `*` absorbs. Exactly 16 `?` for the
-    // suffix, so a permission set named `<name>_x` cannot match `<name>`'s pattern.
-    const identityCenter = settings.identityCenterPermissionSets.map(
-      (name) =>
-        `arn:${partition}:iam::${account}:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_${name}_${SSO_ROLE_SUFFIX}`,
+    // instance's region as a further path segment: one pattern for each, the wildcard a whole
+    // path segment, so the role name itself must start exactly `AWSReservedSSO_<name>_`.
+    // Exactly 16 `?` for the suffix, so a permission set named `<name>_x` cannot match.
+    const identityCenter = settings.identityCenterPermissionSets.flatMap((name) =>
+      ["", "*/"].map(
+        (region) =>
+          `arn:${partition}:iam::${account}:role/aws-reserved/sso.amazonaws.com/${region}AWSReservedSSO_${name}_${SSO_ROLE_SUFFIX}`,
+      ),
     );
     this.roleArnPatterns = [
       ...(this.role === undefined ? [] : [this.role.roleArn]),

@@ -111,7 +111,9 @@ describe("the SigV4 CLI", () => {
     await callApi(url, buildCall("get", ["dcr_01JZZZZZZZZZZZZZZZZZZZZZZZ"], {}), {
       as: "arn:aws:sts::111111111111:assumed-role/approver/bob",
     });
-    expect(seen[0]?.headers["x-principal"]).toBe("arn:aws:sts::111111111111:assumed-role/approver/bob");
+    expect(seen[0]?.headers["x-principal"]).toBe(
+      "arn:aws:sts::111111111111:assumed-role/approver/bob",
+    );
     expect(seen[0]?.headers.authorization).toBeUndefined();
   });
 });

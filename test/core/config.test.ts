@@ -32,7 +32,9 @@ describe("the poll's configuration", () => {
       });
     expect(load).toThrow(ConfigurationError);
     expect(load).toThrow(/EVENERGY_SECRET_ID is not set/);
-    expect(load).toThrow(/EVENERGY_API_URL must be an http\(s\) URL/);
+    expect(load).toThrow(
+      /EVENERGY_API_URL must be an https URL \(http only to localhost or 127.0.0.1\)/,
+    );
     expect(load).toThrow(/BUDGET_SHARE/);
   });
 });

@@ -25,8 +25,8 @@ const BOB = APPROVERS[1];
 /** A gate that stops its caller at the `occurrence`th call of `label` until released. */
 function pauseAt(label: string, occurrence = 1) {
   let count = 0;
-  let arrive = () => undefined as void;
-  let leave = () => undefined as void;
+  let arrive: () => void = () => undefined;
+  let leave: () => void = () => undefined;
   const reached = new Promise<void>((resolve) => {
     arrive = resolve;
   });

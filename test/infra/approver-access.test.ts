@@ -228,19 +228,22 @@ describe("approver access", () => {
       expect(String(concreteValue(all, apiEnvironment(all).APPROVER_ROLE_ARNS)).split(",")).toEqual(
         [
           `arn:aws:iam::${DEPLOYED.account}:role/evse-ops-prod-approver`,
-          `arn:aws:iam::${DEPLOYED.account}:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_${PERMISSION_SET}_????????????????`,
+          `arn:aws:iam::${DEPLOYED.account}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_${PERMISSION_SET}_????????????????`,
+          `arn:aws:iam::${DEPLOYED.account}:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_${PERMISSION_SET}_????????????????`,
           BREAK_GLASS,
         ],
       );
-      expect(String(concreteValue(ssoOnly, apiEnvironment(ssoOnly).APPROVER_ROLE_ARNS))).toBe(
-        `arn:aws:iam::${DEPLOYED.account}:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_${PERMISSION_SET}_????????????????`,
-      );
+      expect(
+        String(concreteValue(ssoOnly, apiEnvironment(ssoOnly).APPROVER_ROLE_ARNS)).split(","),
+      ).toEqual([
+        `arn:aws:iam::${DEPLOYED.account}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_${PERMISSION_SET}_????????????????`,
+        `arn:aws:iam::${DEPLOYED.account}:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_${PERMISSION_SET}_????????????????`,
+      ]);
     });
 
-    it("keeps the shape the functions accept: one named account, path included, wildcards only in the role name", () => {
+    it("keeps the shape the functions accept: one named account, path included", () => {
       // functions/config.ts, APPROVER_ROLE_ARNS.
-      const shape =
-        /^arn:aws(?:-[a-z]+)*:iam::\d{12}:role\/(?:[\x21-\x29\x2B-\x3E\x40-\x7E]*\/)?[\w+=,.@*?-]{1,64}$/;
+      const shape = /^arn:aws(?:-[a-z]+)*:iam::\d{12}:role\/(?:[\x21-\x7E]*\/)?[\w+=,.@*?-]{1,64}$/;
       for (const stage of [dev, all, ssoOnly]) {
         const listed = String(concreteValue(stage, apiEnvironment(stage).APPROVER_ROLE_ARNS));
         for (const arn of listed.split(",")) expect(arn).toMatch(shape);
@@ -350,6 +353,7 @@ describe("approver access", () => {
         // A permission set named `<name>_x`, a suffix of another length, another permission set.
         for (const name of [
           `AWSReservedSSO_${PERMISSION_SET}_x_${SSO_SUFFIX}`,
+          `XAWSReservedSSO_${PERMISSION_SET}_${SSO_SUFFIX}`,
           `AWSReservedSSO_${PERMISSION_SET}_${SSO_SUFFIX.slice(1)}`,
           `AWSReservedSSO_Admin_${SSO_SUFFIX}`,
         ]) {
