@@ -31,6 +31,7 @@ import {
   type ExecutorSettings,
   executeMessage,
   failDeadLettered,
+  failUnexecuted,
   type Verdict,
 } from "./core/decommission/execute.js";
 import type { DecommissionEvent } from "./core/decommission/model.js";
@@ -264,6 +265,8 @@ export interface Reconciler {
   run(): Promise<ReconcileSummary>;
   /** A message the queue dead-lettered: its request fails (unless it ended, or see execute.ts). */
   deadLetter(message: ExecutionMessage, receiveCount?: number): Promise<DeadLetterOutcome>;
+  /** Fails a message's request without executing it, for `reason` (see `failUnexecuted`). */
+  refuse(message: ExecutionMessage, reason: string): Promise<DeadLetterOutcome>;
 }
 
 /** The reconciler's settings from its environment (config.ts). */
@@ -284,6 +287,7 @@ export function createReconciler(
   return {
     run: () => reconcile(deps, settings),
     deadLetter: (message, receiveCount) => failDeadLettered(deps, message, receiveCount),
+    refuse: (message, reason) => failUnexecuted(deps, message, () => reason),
   };
 }
 

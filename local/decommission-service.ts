@@ -46,7 +46,7 @@ export function deletionTarget(options: {
   }
   return {
     executes: false,
-    banner: `OFF: approved requests wait, nothing is deleted at ${options.apiUrl} (start with --delete-real-chargers to allow it)`,
+    banner: `OFF: approved requests fail without a DELETE at ${options.apiUrl} (start with --delete-real-chargers to allow it)`,
   };
 }
 
@@ -63,7 +63,7 @@ export interface DecommissionServiceOptions {
   tokenUrl?: string | undefined;
   /** The HMAC key approvals are signed with (the sandbox's own; KMS on AWS). */
   approvalKey: Uint8Array;
-  /** Off: approved requests wait, nothing is ever DELETEd (the sandbox pointed at a real account). */
+  /** Off: approved requests fail unexecuted, nothing is ever DELETEd (pointed at a real account). */
   executes?: boolean;
   /** 0: any free port. */
   port: number;
@@ -126,11 +126,17 @@ export async function startDecommissionService(options: DecommissionServiceOptio
     reconcilerSettingsFrom(loadDecommissionReconcilerEnvironment(common)),
   );
   if (options.executes === false) {
-    // Messages are dropped unexecuted; their requests stay APPROVED (the reconciler re-sends
-    // them, to be dropped again), so nothing reaches ev.energy's DELETE.
+    // Approved requests fail at once, saying why, so none waits for a later start that may
+    // delete: nothing reaches ev.energy's DELETE.
+    const reason = `this sandbox does not delete at ${options.apiUrl} (started without --delete-real-chargers)`;
     queue.connect(
-      async () => ({ kind: "done", outcome: "skipped", note: "this sandbox does not execute" }),
-      async () => ({ kind: "ignored", why: "this sandbox does not execute" }),
+      async (message) => {
+        const outcome = await reconciler.refuse(message, reason);
+        return outcome.kind === "retry"
+          ? { kind: "retry", delayMs: outcome.delayMs, note: reason }
+          : { kind: "done", outcome: "failed", note: reason };
+      },
+      (message) => reconciler.refuse(message, reason),
     );
   } else {
     queue.connect(executor.execute, reconciler.deadLetter);

@@ -47,6 +47,7 @@ const REFUSALS: Record<string, [number, string, string]> = {
   ],
   RequestExpired: [409, "request-expired", "Request expired"],
   RequestNotOpened: [409, "request-not-opened", "Request does not hold its EVSE"],
+  RequestTampered: [409, "request-tampered", "Request changed outside the API"],
   RequestBusy: [409, "request-busy", "Request is being changed"],
   DeviceCharging: [409, "device-charging", "EVSE is charging"],
   NotApprover: [403, "not-approver", "Not an approver"],

@@ -4,9 +4,9 @@
  */
 import { z } from "zod";
 
-// localhost and *.localhost (RFC 6761), 127.0.0.0/8, and ::1 as URL.hostname writes it.
-const LOOPBACK_HOSTNAME =
-  /^(?:(?:[a-z0-9-]+\.)*localhost\.?|127(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}|\[::1\])$/i;
+// localhost, 127.0.0.0/8, and ::1 as URL.hostname writes it. Not *.localhost: whether the
+// system's resolver keeps those on this machine depends on its configuration.
+const LOOPBACK_HOSTNAME = /^(?:localhost|127(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}|\[::1\])$/i;
 
 /** Whether a host name (without port) is this machine's loopback interface. */
 export function isLoopbackHostname(hostname: string): boolean {

@@ -5,6 +5,8 @@ import {
   type ApprovalClaims,
   approvalMessage,
   approvalViolation,
+  isSignedRequest,
+  requestMessage,
 } from "../../functions/core/decommission/approval.js";
 import type { DecommissionRequest } from "../../functions/core/decommission/model.js";
 import { parsePrincipal } from "../../functions/core/decommission/principal.js";
@@ -14,20 +16,25 @@ import { ARNS, aRequest, TEST_APPROVALS } from "./fixtures.js";
 const APPROVED_AT = "2026-03-02T08:30:00.000Z";
 
 /** A request approved by bob through the API's path: signed over its claims. */
+const EXECUTABLE_UNTIL = "2026-03-09T08:30:00.000Z";
+
 async function approved(overrides: Partial<DecommissionRequest> = {}) {
   const base = aRequest(overrides);
   const approvedBy = parsePrincipal(ARNS.approverBob);
   const claims: ApprovalClaims = {
     ...base,
-    requestId: base.id,
     approvedBy,
     approvedAt: APPROVED_AT,
+    executableUntil: EXECUTABLE_UNTIL,
+    force: false,
   };
   const request: DecommissionRequest = {
     ...base,
     status: "APPROVED",
+    requestMac: await TEST_APPROVALS.sign(requestMessage(base)),
     approvedBy,
     approvedAt: APPROVED_AT,
+    executableUntil: EXECUTABLE_UNTIL,
     approvalMac: await TEST_APPROVALS.sign(approvalMessage(claims)),
     history: [
       ...base.history,
@@ -50,23 +57,54 @@ describe("approval signatures", () => {
     const request = await approved();
     const claims: ApprovalClaims = {
       ...request,
-      requestId: request.id,
       approvedBy: parsePrincipal(ARNS.approverBob),
       approvedAt: APPROVED_AT,
+      executableUntil: EXECUTABLE_UNTIL,
     };
     const text = approvalMessage(claims);
     for (const changed of [
-      { requestId: "dcr_01JZZZZZZZZZZZZZZZZZZZZZZZ" },
+      { id: "dcr_01JZZZZZZZZZZZZZZZZZZZZZZZ" },
       { evseId: "evse01JZZZZZZZZZZZZZZZZZZZZZZZ" },
       { cpid: "OTHER" },
       { requestedBy: parsePrincipal(ARNS.requesterOtherSession) },
       { approvedBy: parsePrincipal(ARNS.approverCarol) },
       { approvedAt: "2026-03-02T08:30:00.001Z" },
+      { requestedAt: "2026-03-02T08:00:00.001Z" },
       { expiresAt: "2026-04-01T00:00:00.000Z" },
+      { executableUntil: "2026-04-01T00:00:00.000Z" },
       { force: true },
     ]) {
       expect(approvalMessage({ ...claims, ...changed })).not.toBe(text);
     }
+    for (const changed of [
+      { id: "dcr_01JZZZZZZZZZZZZZZZZZZZZZZZ" },
+      { evseId: "evse01JZZZZZZZZZZZZZZZZZZZZZZZ" },
+      { cpid: "OTHER" },
+      { requestedBy: parsePrincipal(ARNS.requesterOtherSession) },
+      { requestedAt: "2026-03-02T08:00:00.001Z" },
+      { expiresAt: "2026-04-01T00:00:00.000Z" },
+    ]) {
+      expect(requestMessage({ ...request, ...changed })).not.toBe(requestMessage(request));
+    }
+  });
+
+  it("tell the request the API created from one edited since", async () => {
+    const request = await approved();
+    expect(await isSignedRequest(request, TEST_APPROVALS)).toBe(true);
+    const alice = parsePrincipal(ARNS.approverAlice);
+    for (const edited of [
+      { ...request, requestedBy: parsePrincipal(ARNS.requesterOtherSession) },
+      { ...request, evseId: "evse01JZZZZZZZZZZZZZZZZZZZZZZZ" },
+      { ...request, requestMac: null },
+    ]) {
+      expect(await isSignedRequest(edited, TEST_APPROVALS)).toBe(false);
+    }
+    // A stored session field that disagrees with the signed ARN is ignored: the ARN decides.
+    const relabelled = { ...request, requestedBy: { ...request.requestedBy, session: "mallory" } };
+    expect(await isSignedRequest(relabelled, TEST_APPROVALS)).toBe(true);
+    expect(await approvalViolation({ ...relabelled, approvedBy: alice }, TEST_APPROVALS)).toMatch(
+      /approver is the requester/,
+    );
   });
 
   it("let an approval the API signed through, and name what is wrong with any other", async () => {
@@ -79,6 +117,11 @@ describe("approval signatures", () => {
         "approver is the requester",
         (r) => ({ ...r, approvedBy: parsePrincipal(ARNS.approverAlice) }),
       ],
+      [
+        "approver is the requester",
+        (r) => ({ ...r, approvedBy: { ...parsePrincipal(ARNS.approverAlice), session: "zed" } }),
+      ],
+      ["signature does not verify", (r) => ({ ...r, executableUntil: "2027-01-01T00:00:00.000Z" })],
       [
         "not a role session",
         (r) => ({ ...r, approvedBy: parsePrincipal("arn:aws:iam::111111111111:user/bob") }),

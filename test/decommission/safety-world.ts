@@ -56,8 +56,11 @@ import { ManualClock, seededRandom } from "../../local/manual-clock.js";
 import { silentLogger } from "../support/poll-harness.js";
 import { ARNS, aDevice, evseId, SANDBOX_APPROVERS, TEST_APPROVALS } from "./fixtures.js";
 
-/** What ev.energy answers to one call; `-applied`: the DELETE took effect before the failure. */
-export type Answer = "ok" | "429" | "503" | "503-applied" | "timeout" | "timeout-applied";
+/**
+ * What ev.energy answers to one call; `-applied`: the DELETE took effect before the failure;
+ * 403: a permanent refusal (a revoked credential).
+ */
+export type Answer = "ok" | "429" | "403" | "503" | "503-applied" | "timeout" | "timeout-applied";
 
 export const EVSES = [evseId(1), evseId(2)] as const;
 export const REQUESTERS = [
@@ -245,6 +248,7 @@ export class World {
 
   #fail(answer: Answer, request: string): void {
     if (answer === "429") throw new RateLimited(this.clock.now() + 5_000, request);
+    if (answer === "403") throw new EvEnergyProblem({ status: 403 }, request);
     if (answer.startsWith("503")) throw new EvEnergyProblem({ status: 503 }, request);
     if (answer.startsWith("timeout")) {
       throw new EvEnergyUnavailable(request, 1, new Error("the request timed out"));
@@ -270,8 +274,12 @@ export class World {
     if (violation !== undefined) this.violations.push(`${request.id}: DELETE with ${violation}`);
     if (this.forged.has(request.id)) this.violations.push(`${request.id}: forged request DELETEd`);
     if (!request.execution.deleteSent) this.violations.push(`${request.id}: DELETE not recorded`);
-    if (request.approvedBy === null || samePerson(request.approvedBy, request.requestedBy)) {
+    const approver = request.approvedBy && parsePrincipal(request.approvedBy.arn);
+    if (!approver || samePerson(approver, parsePrincipal(request.requestedBy.arn))) {
       this.violations.push(`${request.id}: DELETE without another person's approval`);
+    }
+    if (!(this.clock.now() < Date.parse(request.executableUntil ?? ""))) {
+      this.violations.push(`${request.id}: DELETE after the approval's window`);
     }
   }
 
@@ -388,8 +396,10 @@ export class World {
       requestedBy: requester,
       requestedAt: at,
       expiresAt: new Date(now + SETTINGS.requests.pendingExpiryMs).toISOString(),
+      requestMac: signed?.requestMac ?? null,
       approvedBy: approver,
       approvedAt: at,
+      executableUntil: new Date(now + SETTINGS.requests.pendingExpiryMs).toISOString(),
       approvalMac:
         variant === "unsigned"
           ? null

@@ -2,8 +2,8 @@
  * The decommission promises under random interleavings: create, approve, reject, cancel,
  * expiry, execution, redelivery, dead-lettering and reconciliation, run concurrently with
  * fast-check's scheduler deciding the order of every store and ev.energy call, callers dying
- * between any two steps, forged request items, and ev.energy answering 204, 404, 429, 5xx or
- * timing out (with or without having applied a DELETE). Then everything settles and the world
+ * between any two steps, forged request items, and ev.energy answering 204, 404, 403, 429, 5xx
+ * or timing out (with or without having applied a DELETE). Then everything settles and the world
  * is checked:
  * - never a DELETE without a valid signed approval by another person, given before expiry;
  * - never DELETEs from two requests for one EVSE (one effective DELETE);
@@ -147,7 +147,14 @@ const answers: fc.Arbitrary<Answer[]> = fc.array(
     { weight: 4, arbitrary: fc.constant<Answer>("ok") },
     {
       weight: 3,
-      arbitrary: fc.constantFrom<Answer>("429", "503", "503-applied", "timeout", "timeout-applied"),
+      arbitrary: fc.constantFrom<Answer>(
+        "429",
+        "403",
+        "503",
+        "503-applied",
+        "timeout",
+        "timeout-applied",
+      ),
     },
   ),
   { maxLength: 14 },

@@ -3,7 +3,10 @@
  * spelled out: each test names the hole it closes (issue: decommission safety, items 4-7).
  */
 import { describe, expect, it } from "vitest";
+import { problemFor } from "../../functions/api/problems.js";
 import type { DecommissionRequest } from "../../functions/core/decommission/model.js";
+import { parsePrincipal } from "../../functions/core/decommission/principal.js";
+import { approveRequest } from "../../functions/core/decommission/requests.js";
 import { MemoryDecommissionStore } from "../support/memory-decommission-store.js";
 import { ARNS } from "./fixtures.js";
 import {
@@ -279,3 +282,108 @@ describe("forged and tampered request items (item 4)", () => {
     expect(world.senders.size).toBe(0);
   });
 });
+
+describe("request items edited after creation (review finding)", () => {
+  it.each([
+    [
+      "requestedBy rewritten to a system's session",
+      (request: DecommissionRequest) => ({
+        ...request,
+        requestedBy: parsePrincipal("arn:aws:sts::111111111111:assumed-role/ops-system/job-17"),
+      }),
+      "request-tampered",
+    ],
+    [
+      "only the stored session changed, the ARN kept",
+      (request: DecommissionRequest) => ({
+        ...request,
+        requestedBy: { ...request.requestedBy, session: "mallory" },
+      }),
+      "self-approval",
+    ],
+    [
+      "pointed at another EVSE before the approval",
+      (request: DecommissionRequest) => ({ ...request, evseId: OTHER_EVSE }),
+      "request-tampered",
+    ],
+  ])("refuses to approve a pending request with %s", async (_what, edit, expected) => {
+    const { world, store } = newWorld();
+    const created = await world.create(open, undefined, EVSE, ALICE);
+    if (!created) throw new Error("not created");
+    store.put(edit(await requestOf(world, created.id)));
+    const refusal = await approveRefusal(world, created.id, ARNS.approverAlice);
+    expect(refusal).toBe(expected);
+    expect((await requestOf(world, created.id)).status).toBe("PENDING_APPROVAL");
+    expect(world.live).toEqual([]);
+  });
+});
+
+describe("an ended request set back to APPROVED (review finding)", () => {
+  it("sends no DELETE once the approval's window has passed, whatever its status and history say", async () => {
+    const { world, store } = newWorld();
+    const { id, message } = await approvedRequest(world);
+    await world.deadLetter(open, undefined, message);
+    const failed = await requestOf(world, id);
+    expect(failed.status).toBe("FAILED");
+    // Past the window, a writer of request items revives it and cuts the failure from history.
+    world.clock.advance(SETTINGS.requests.pendingExpiryMs + 1);
+    store.put({
+      ...failed,
+      status: "APPROVED",
+      outcome: null,
+      history: failed.history.filter((entry) => entry.action !== "failed"),
+      execution: { ...failed.execution, token: null, enqueuedAt: null, attempts: 0 },
+    });
+    await world.reconcile(open, undefined);
+    for (const next of [...world.live]) await world.deliver(open, undefined, next);
+    expect(world.senders.size).toBe(0);
+    expect(world.present.has(EVSE)).toBe(true);
+    expect((await requestOf(world, id)).outcome).toMatch(
+      /approval lapsed at .*nothing was deleted/,
+    );
+  });
+});
+
+describe("a permanent error after a DELETE was sent (review finding)", () => {
+  it("keeps retrying instead of recording FAILED for a charger ev.energy may have deleted", async () => {
+    const { world } = newWorld();
+    const { id, message } = await approvedRequest(world);
+    // The DELETE is applied but times out; the next pre-flight read is refused (a revoked key).
+    world.answers = ["ok", "timeout-applied"];
+    expect((await world.deliver(open, undefined, message))?.kind).toBe("retry");
+    expect(world.present.has(EVSE)).toBe(false);
+    world.clock.advance(SETTINGS.executor.maxBackoffMs);
+    world.answers = ["403"];
+    expect((await world.deliver(open, undefined, message))?.kind).toBe("retry");
+    expect((await requestOf(world, id)).status).toBe("EXECUTING");
+    // Once ev.energy answers again, the pre-flight settles it.
+    await world.settle();
+    expect((await requestOf(world, id)).status).toBe("COMPLETED");
+    expect(await world.finalViolations()).toEqual([]);
+  });
+
+  it("still fails at once when no DELETE was sent", async () => {
+    const { world } = newWorld();
+    const { id, message } = await approvedRequest(world);
+    world.answers = ["403"];
+    expect(await world.deliver(open, undefined, message)).toMatchObject({ outcome: "failed" });
+    expect((await requestOf(world, id)).outcome).toMatch(/pre-flight read: .* 403/);
+  });
+});
+
+/** The refusal's problem slug when `approver` approves `id`, via the API's error mapping. */
+async function approveRefusal(world: World, id: string, approver: string) {
+  try {
+    await approveRequest(
+      world.deps(open).requests,
+      SETTINGS.requests,
+      parsePrincipal(approver),
+      id,
+      {},
+    );
+    return "approved";
+  } catch (error) {
+    const { response } = problemFor(error, "/", "test");
+    return String(JSON.parse(response.body).type).replace("urn:evse-ops:problem:", "");
+  }
+}

@@ -191,7 +191,7 @@ describe("the sandbox's decommission API on 127.0.0.1", () => {
     }
   });
 
-  it("never deletes when started against a real account without the flag: approvals wait", async () => {
+  it("never deletes when started against a real account without the flag: approvals fail, saying why", async () => {
     const { clock, simulator, service, call } = await startSandbox({ executes: false });
     const listing = await call("GET", "/evses?limit=5", { as: REQUESTER });
     const device = (
@@ -209,8 +209,10 @@ describe("the sandbox's decommission API on 127.0.0.1", () => {
     ).toBe(202);
     await service.queue.drain(clock);
     expect(simulator.stats().requests["DELETE /v2/evses/{id}"] ?? 0).toBe(0);
-    expect((await call("GET", `/decommission-requests/${id}`, { as: APPROVER })).body.status).toBe(
-      "APPROVED",
+    const failed = (await call("GET", `/decommission-requests/${id}`, { as: APPROVER })).body;
+    expect(failed.status).toBe("FAILED");
+    expect(failed.outcome).toMatch(
+      /does not delete at .*--delete-real-chargers.*nothing was deleted/,
     );
   });
 });
@@ -231,7 +233,7 @@ describe("what the sandbox may delete", () => {
     const off = deletionTarget({ ...real, deleteRealChargers: false });
     expect(off.executes).toBe(false);
     expect(off.banner).toMatch(
-      /^OFF: .*nothing is deleted at https:\/\/api\.ev\.energy\/v2.*--delete-real-chargers/,
+      /^OFF: .*without a DELETE at https:\/\/api\.ev\.energy\/v2.*--delete-real-chargers/,
     );
     const on = deletionTarget({ ...real, deleteRealChargers: true });
     expect(on.executes).toBe(true);

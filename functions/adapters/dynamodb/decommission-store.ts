@@ -383,7 +383,9 @@ function toRequest(item: Record<string, unknown>): DecommissionRequest {
     throw new Error(`request item ${String(item.sk)} has an unknown status`);
   }
   // Items written before approvals were signed and the DELETE flag was one flag.
+  request.requestMac ??= null;
   request.approvalMac ??= null;
+  request.executableUntil ??= null;
   const execution = request.execution as ExecutionState & LegacyExecution;
   if (execution.deleteSent === undefined) {
     const { outcomeUnknown, unknownOutcomeSeen, ...current } = execution;

@@ -62,6 +62,16 @@ export class RequestNotOpened extends DecommissionRefusal {
   }
 }
 
+/** The stored request does not match the signature the API gave it when it created it. */
+export class RequestTampered extends DecommissionRefusal {
+  override readonly name = "RequestTampered";
+  constructor(readonly requestId: string) {
+    super(
+      `request ${requestId} was changed outside this API since it was created (or predates signed requests): it cannot be approved; open a new one`,
+    );
+  }
+}
+
 /** The request is not in a status the action starts from. */
 export class InvalidTransition extends DecommissionRefusal {
   override readonly name = "InvalidTransition";

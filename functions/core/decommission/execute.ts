@@ -55,23 +55,25 @@ const RACE_RETRY_MS = 1_000;
  *    another token (superseded).
  * 2. Check the approval (signature and history, see approval.ts): a request whose approval
  *    does not hold up is FAILED as an integrity violation, and nothing is sent upstream.
- * 3. When execution is paused, hold the request (no live message) and drop the message: the
- *    reconciler sends a new one once the switch is released.
- * 4. Wait (retry verdict) while another executor's lease is live or the next attempt is due
- *    later (backoff, Retry-After).
+ * 3. Wait (retry verdict) while another executor's lease is live. When execution is paused,
+ *    hold the request (no live message) and drop the message: the reconciler sends a new one
+ *    once the switch is released. Wait while the next attempt is due later (backoff,
+ *    Retry-After).
  * 5. Claim the request: EXECUTING, a lease, one more attempt, conditional on the version read.
  * 6. Pre-flight: re-read the EVSE from ev.energy with the write credential.
  *    - 404: if a DELETE was sent earlier, it took effect → COMPLETED; otherwise FAILED (the
  *      EVSE is gone, or the write credential belongs to another account).
  *    - another cpid than the request's snapshot → FAILED; charging now and not forced → FAILED.
  *    - found after the attempts ran out (this read only settled an earlier DELETE) → FAILED.
+ *    - found after the approval's window (`executableUntil`) → FAILED: a stale approval of an
+ *      irreversible act is not carried out.
  * 7. Record that the DELETE is being sent (write-ahead: a crash from here on counts as sent),
  *    check the approval once more on the request as written, then DELETE without retries.
  *    - 204 → COMPLETED: free the EVSE, mark the device decommissioned, publish.
  *    - 404 → COMPLETED if a DELETE was sent in an earlier attempt, else FAILED.
  *    - 429, 5xx, timeouts, resets → retry with backoff (at least until Retry-After); the next
  *      attempt's pre-flight settles whether this DELETE took effect.
- *    - any other 4xx → FAILED with ev.energy's answer.
+ *    - any other 4xx → FAILED with ev.energy's answer, unless a DELETE was sent: then retried.
  */
 export async function executeMessage(
   deps: ExecutorDependencies,
@@ -87,13 +89,14 @@ export async function executeMessage(
   if (request.execution.token !== message.token) return skipped("superseded by a newer message");
   const violation = await approvalViolation(request, deps.verifier);
   if (violation !== undefined) return refuse(deps, request, violation);
-  if (await deps.pause.isPaused()) return hold(deps, request);
 
   const now = deps.clock.now();
   const execution = request.execution;
+  // Before the pause: holding would take the request from an executor that may be mid-DELETE.
   if (execution.leaseUntil !== null && execution.leaseUntil > now) {
     return retry(execution.leaseUntil - now + RACE_RETRY_MS, "another executor holds the lease");
   }
+  if (await deps.pause.isPaused()) return hold(deps, request);
   const due = execution.nextAttemptAt === null ? now : Date.parse(execution.nextAttemptAt);
   if (due > now) return retry(due - now, "the next attempt is not due yet");
 
@@ -166,6 +169,14 @@ async function attempt(
       `gave up after ${settings.maxAttempts} attempts (the EVSE is still there); last: ${request.execution.lastError ?? "unknown"}`,
     );
   }
+  const lapsed = Date.parse(request.executableUntil ?? "");
+  if (!(deps.clock.now() < lapsed)) {
+    return fail(
+      deps,
+      request,
+      `the approval lapsed at ${request.executableUntil ?? "an unknown time"} before a DELETE was sent; nothing was deleted: open a new request`,
+    );
+  }
   if (await deps.pause.isPaused()) return hold(deps, request);
 
   const sent = await writeTransition(deps, request, "send-delete", {
@@ -209,8 +220,10 @@ async function afterFailure(
   step: "pre-flight read" | "DELETE",
 ): Promise<Verdict> {
   const message = `${step}: ${failure.message}`;
-  if (failure.kind === "permanent") return fail(deps, request, message);
   const execution = request.execution;
+  // After a DELETE was sent, FAILED could be untrue (it may have taken effect): keep retrying,
+  // so a pre-flight read settles it, however permanent this failure looks (a revoked secret).
+  if (failure.kind === "permanent" && !execution.deleteSent) return fail(deps, request, message);
   const now = deps.clock.now();
   if (execution.attempts >= settings.maxAttempts && !execution.deleteSent) {
     return fail(deps, request, `gave up after ${execution.attempts} attempts; last: ${message}`);
@@ -222,7 +235,8 @@ async function afterFailure(
     settings.baseBackoffMs * 2 ** Math.max(0, execution.attempts - 1),
   );
   const backoff = ceiling / 2 + deps.random() * (ceiling / 2);
-  const next = Math.ceil(Math.max(now + backoff, failure.retryAt ?? 0));
+  const retryAt = failure.kind === "transient" ? (failure.retryAt ?? 0) : 0;
+  const next = Math.ceil(Math.max(now + backoff, retryAt));
   const written = await writeTransition(deps, request, "retry", {
     actor: SYSTEM_ACTORS.executor,
     detail:
@@ -304,11 +318,30 @@ export type DeadLetterOutcome =
  *    settles what ev.energy did.
  * 4. Otherwise the request fails with the reason (nothing was deleted).
  */
-export async function failDeadLettered(
+export function failDeadLettered(
   deps: WriteDependencies,
   message: ExecutionMessage,
   /** How often the main queue delivered it, when known (a DLQ record does not say). */
   receiveCount?: number,
+): Promise<DeadLetterOutcome> {
+  return failUnexecuted(
+    deps,
+    message,
+    (lastError) =>
+      `execution abandoned: the queue dead-lettered its message after ${receiveCount === undefined ? "its maximum" : receiveCount} receives` +
+      (lastError ? `; last error: ${lastError}` : ""),
+  );
+}
+
+/**
+ * Fails the request of an execution message without executing it, for `why` (e.g. a sandbox
+ * that must not delete at the account it is pointed at), with the same care as a dead letter
+ * (see `failDeadLettered`): never while an executor holds the lease, never after a DELETE.
+ */
+export async function failUnexecuted(
+  deps: WriteDependencies,
+  message: ExecutionMessage,
+  why: (lastError: string | null) => string,
 ): Promise<DeadLetterOutcome> {
   for (let round = 0; round < 5; round++) {
     const request = await deps.store.get(message.requestId);
@@ -330,10 +363,7 @@ export async function failDeadLettered(
         why: "a DELETE was sent: the reconciler re-sends the request so a pre-flight read settles it",
       };
     }
-    const reason =
-      `execution abandoned: the queue dead-lettered its message after ${receiveCount === undefined ? "its maximum" : receiveCount} receives` +
-      (lastError ? `; last error: ${lastError}` : "") +
-      "; nothing was deleted";
+    const reason = `${why(lastError)}; nothing was deleted`;
     const verdict = await fail(deps, request, reason, SYSTEM_ACTORS.reconciler);
     if (verdict.kind === "done") return { kind: "failed" };
   }

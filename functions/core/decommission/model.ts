@@ -105,8 +105,12 @@ export interface DecommissionRequest {
   requestedAt: string;
   /** A pending request expires at this time. */
   expiresAt: string;
+  /** The API's signature over the request as created (see approval.ts); checked at approval. */
+  requestMac: string | null;
   approvedBy: Principal | null;
   approvedAt: string | null;
+  /** No DELETE is sent for this approval from then on (approval time + the pending expiry). */
+  executableUntil: string | null;
   /** The API's signature over the approval (see approval.ts); the executor verifies it. */
   approvalMac: string | null;
   /** Approved with `force`: execute even if the device is charging. */

@@ -6,7 +6,12 @@
 
 import type { DeviceStore, Logger } from "../../ports.js";
 import type { DeviceState } from "../device-state.js";
-import { type ApprovalSigner, approvalMessage } from "./approval.js";
+import {
+  type ApprovalSigner,
+  approvalMessage,
+  isSignedRequest,
+  requestMessage,
+} from "./approval.js";
 import type { ApproverPatterns } from "./approvers.js";
 import {
   DeviceCharging,
@@ -16,6 +21,7 @@ import {
   RequestBusy,
   RequestNotFound,
   RequestNotOpened,
+  RequestTampered,
 } from "./errors.js";
 import {
   type DecommissionRequest,
@@ -88,7 +94,7 @@ export async function createRequest(
   if (live !== undefined) throw new OpenRequestExists(input.evseId, live);
 
   const at = iso(now);
-  const request: DecommissionRequest = {
+  const unsigned: DecommissionRequest = {
     id: deps.newRequestId(),
     evseId: input.evseId,
     cpid: device.cpid,
@@ -99,8 +105,10 @@ export async function createRequest(
     requestedBy: caller,
     requestedAt: at,
     expiresAt: iso(now + settings.pendingExpiryMs),
+    requestMac: null,
     approvedBy: null,
     approvedAt: null,
+    executableUntil: null,
     approvalMac: null,
     force: false,
     decidedBy: null,
@@ -122,6 +130,7 @@ export async function createRequest(
     publishedVersion: 0,
     updatedAt: at,
   };
+  const request = { ...unsigned, requestMac: await deps.signer.sign(requestMessage(unsigned)) };
   await deps.store.create(request);
   const holder = await holdEvse(deps, request, now);
   if (holder !== undefined) {
@@ -236,14 +245,17 @@ export interface ApproveInput {
 
 /**
  * Approves a pending request; execution follows asynchronously.
- * 1. Check the caller against the request (a session of an approver role, another person than
+ * 1. The stored request must be the one the API created (its signature matches): an item
+ *    edited since (another requester, another EVSE) is never approved.
+ * 2. Check the caller against the request (a session of an approver role, another person than
  *    the requester, pending, unexpired) — see `checkCallerAction`.
- * 2. Refuse a device whose last-seen state is charging unless `force`.
- * 3. The request must hold its EVSE's guard (one that never took it cannot be approved).
- * 4. Sign the approval (see approval.ts) and write APPROVED with the signature and a fresh
- *    execution token, conditional on the version read and on the request not having expired
- *    by now; a lost race re-reads and re-checks (the loser of 100 concurrent approvals gets a
- *    409, an approval racing expiry a 409 "expired").
+ * 3. Refuse a device whose last-seen state is charging unless `force`.
+ * 4. The request must hold its EVSE's guard (one that never took it cannot be approved).
+ * 5. Sign the approval (see approval.ts; executable for the pending expiry after approval) and
+ *    write APPROVED with the signature and a fresh execution token, conditional on the version
+ *    read and on the request not having expired by now; a lost race re-reads and re-checks
+ *    (the loser of 100 concurrent approvals gets a 409, an approval racing expiry a 409
+ *    "expired").
  * 5. Publish `EVSE Decommission Approved`, then enqueue the execution. A failed enqueue is
  *    logged: the reconciler re-sends approved requests whose execution never started.
  */
@@ -257,6 +269,12 @@ export async function approveRequest(
   const force = input.force === true;
   const approved = await decide(deps, id, async (request) => {
     const now = deps.clock.now();
+    if (!(await isSignedRequest(request, deps.signer))) {
+      deps.logger.error("decommission request refused: its item does not match its signature", {
+        requestId: request.id,
+      });
+      throw new RequestTampered(request.id);
+    }
     checkCallerAction("approve", request, caller, { approvers: settings.approvers, now });
     const device = await deps.devices.get(request.evseId);
     if (device?.isCharging === true && !force) throw new DeviceCharging(request.evseId);
@@ -264,8 +282,9 @@ export async function approveRequest(
       throw new RequestNotOpened(request.id, request.evseId);
     }
     const approvedAt = iso(now);
+    const executableUntil = iso(now + settings.pendingExpiryMs);
     const approvalMac = await deps.signer.sign(
-      approvalMessage({ ...request, requestId: request.id, approvedBy: caller, approvedAt, force }),
+      approvalMessage({ ...request, approvedBy: caller, approvedAt, executableUntil, force }),
     );
     const token = deps.newToken();
     const detail = [input.comment, force ? "force: execute even if charging" : undefined]
@@ -279,6 +298,7 @@ export async function approveRequest(
       set: {
         approvedBy: caller,
         approvedAt,
+        executableUntil,
         approvalMac,
         force,
         execution: { ...INITIAL_EXECUTION, token, enqueuedAt: approvedAt },

@@ -11,6 +11,7 @@
  *   │ expire (system, at expiresAt) → EXPIRED
  * ```
  */
+import { principalFrom } from "./approval.js";
 import { type ApproverPatterns, isApprover } from "./approvers.js";
 import {
   InvalidTransition,
@@ -18,6 +19,7 @@ import {
   NotApprover,
   NotRequester,
   RequestExpired,
+  RequestTampered,
   SelfApproval,
 } from "./errors.js";
 import type { DecommissionRequest, HistoryAction, Status } from "./model.js";
@@ -116,13 +118,16 @@ export function checkCallerAction(
 ): void {
   const transition = TRANSITIONS[action];
   requirePerson(caller);
+  // The requester as the signed ARN says, never as fields stored beside it.
+  const requester = principalFrom(request.requestedBy.arn);
+  if (requester === undefined) throw new RequestTampered(request.id);
   if (transition.by === "approver") {
     if (caller.kind === "federated-user") {
       throw new NotApprover(action, "a federated user chooses their own name");
     }
     if (!isApprover(caller, context.approvers)) throw new NotApprover(action);
-    if (action === "approve" && samePerson(caller, request.requestedBy)) throw new SelfApproval();
-  } else if (!samePerson(caller, request.requestedBy)) {
+    if (action === "approve" && samePerson(caller, requester)) throw new SelfApproval();
+  } else if (!samePerson(caller, requester)) {
     throw new NotRequester();
   }
   if (!allows(action, request.status)) {
