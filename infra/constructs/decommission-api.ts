@@ -37,6 +37,7 @@ import {
   EXECUTION_VISIBILITY_TIMEOUT_SECONDS,
   EXECUTOR_TIMEOUT_SECONDS,
 } from "../config.js";
+import { approvalKeyRoles } from "./approval-key.js";
 import {
   DECOMMISSION_DETAIL_TYPES,
   EXECUTION_REQUESTED_DETAIL_TYPE,
@@ -171,8 +172,10 @@ export class DecommissionApi extends Construct {
 
     // ---------------------------------------------------------------- functions
 
+    const keyRoles = approvalKeyRoles(stage);
     this.apiFunction = function_("ApiFunction", {
       entry: "functions/handlers/api.ts",
+      roleName: keyRoles.signer,
       serviceName: "evse-ops-decommission-api",
       description: "the decommission API (requests, approvals, EVSE directory)",
       timeout: API_TIMEOUT,
@@ -186,6 +189,7 @@ export class DecommissionApi extends Construct {
 
     this.executorFunction = function_("ExecutorFunction", {
       entry: "functions/handlers/executor.ts",
+      roleName: keyRoles.verifier,
       serviceName: "evse-ops-decommission-executor",
       description: "run approved decommissions against ev.energy (the only write credential)",
       timeout: Duration.seconds(EXECUTOR_TIMEOUT_SECONDS),
@@ -229,46 +233,15 @@ export class DecommissionApi extends Construct {
     // Each function only its own items (table-design.ts, ITEM_ACCESS), with the actions its
     // adapters call: the request store (Get/Put/Update/Query, BatchGet to list by EVSE), the
     // guards (Put to claim, Get, Delete to release), idempotency keys (Put/Get/Update/Delete).
-    grantItemAccess(props.table, this.apiFunction, {
-      ...ITEM_ACCESS.api,
-      readWriteActions: [
-        "dynamodb:GetItem",
-        "dynamodb:BatchGetItem",
-        "dynamodb:Query",
-        "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
-      ],
-      // The EVSE directory (Query) and the device a request names (GetItem).
-      readActions: ["dynamodb:GetItem", "dynamodb:Query"],
+    grantItemAccess(props.table, this.apiFunction, ITEM_ACCESS.api, { queryIndex: true });
+    // The executor reaches devices only to mark the one it deleted (grantDeviceCompletion).
+    grantItemAccess(props.table, this.executorFunction, ITEM_ACCESS.executor);
+    grantDeviceCompletion(props.table, this.executorFunction);
+    // Only the reconciler lists requests by status on gsi1.
+    grantItemAccess(props.table, this.reconcilerFunction, ITEM_ACCESS.reconciler, {
       queryIndex: true,
     });
-    // Reads and moves its request, releases the guard, reads the pause switch; marks a deleted
-    // device decommissioned through grantDeviceCompletion and nothing else.
-    grantItemAccess(props.table, this.executorFunction, {
-      ...ITEM_ACCESS.executor,
-      readWriteActions: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
-      readActions: ["dynamodb:GetItem"],
-    });
-    grantDeviceCompletion(props.table, this.executorFunction);
-    // Requests (Get/Update/Query), guards (Delete), the pause switch (Get) for both; only the
-    // reconciler lists requests by status on gsi1.
-    for (const [fn, queryIndex] of [
-      [this.reconcilerFunction, true],
-      [this.deadLetterFunction, false],
-    ] as const) {
-      grantItemAccess(props.table, fn, {
-        ...ITEM_ACCESS.reconciler,
-        readWriteActions: [
-          "dynamodb:GetItem",
-          "dynamodb:Query",
-          "dynamodb:UpdateItem",
-          "dynamodb:DeleteItem",
-        ],
-        readActions: ["dynamodb:GetItem"],
-        queryIndex,
-      });
-    }
+    grantItemAccess(props.table, this.deadLetterFunction, ITEM_ACCESS.reconciler);
     props.writeSecret.grantRead(this.executorFunction);
     // Only the API records approvals, so only it may sign; only the executor acts on them.
     props.approvalKey.grantGenerateMac(this.apiFunction);
@@ -644,8 +617,9 @@ export class DecommissionApi extends Construct {
         effect: Effect.DENY,
         principals: [new AnyPrincipal()],
         actions: ["execute-api:Invoke"],
+        // A trailing `*` too: a path with a trailing slash must not slip past the pattern.
         resources: DECISION_ROUTES.map(
-          (route) => `execute-api:/*/${route.method}${route.path.replaceAll("{id}", "*")}`,
+          (route) => `execute-api:/*/${route.method}${route.path.replaceAll("{id}", "*")}*`,
         ),
         // A negated operator: true when the caller's role matches none of the patterns, and
         // when the key is absent (no role at all), so both are denied.
@@ -688,6 +662,7 @@ interface FunctionOptions {
   readonly timeout: Duration;
   readonly memorySize?: number;
   readonly environment: Record<string, string>;
+  readonly roleName?: string;
 }
 
 /** One JSON object per request: who called what, the outcome, and why it failed. */

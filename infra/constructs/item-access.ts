@@ -1,57 +1,40 @@
 import type { ITableV2 } from "aws-cdk-lib/aws-dynamodb";
 import { type IGrantable, PolicyStatement } from "aws-cdk-lib/aws-iam";
-import { DEVICE_COMPLETION, GSI1 } from "../../functions/adapters/dynamodb/table-design.js";
-
-/**
- * The item-level DynamoDB actions a function may be given. Scan, PartiQL and the batch writes
- * are left out on purpose: IAM cannot hold a Scan to partition keys (it has none), and the
- * functions write one item at a time.
- */
-export type ItemAction =
-  | "dynamodb:GetItem"
-  | "dynamodb:BatchGetItem"
-  | "dynamodb:Query"
-  | "dynamodb:PutItem"
-  | "dynamodb:UpdateItem"
-  | "dynamodb:DeleteItem";
-
-/** Reads: what a function may do with the partitions it may only read. */
-type ReadAction = Extract<
-  ItemAction,
-  "dynamodb:GetItem" | "dynamodb:BatchGetItem" | "dynamodb:Query"
->;
-
-export interface ItemAccess {
-  /** Partition keys (a trailing `*` is a prefix) of the items the function reads and writes. */
-  readonly readWrite: readonly string[];
-  /** Its actions on those items. */
-  readonly readWriteActions: readonly ItemAction[];
-  /** Partition keys of the items it only reads. */
-  readonly read: readonly string[];
-  readonly readActions: readonly ReadAction[];
-  /** Whether it lists requests by status (Query on gsi1). */
-  readonly queryIndex?: boolean;
-}
+import {
+  DEVICE_COMPLETION,
+  GSI1,
+  type ItemAction,
+} from "../../functions/adapters/dynamodb/table-design.js";
 
 /**
  * Lets `grantee` touch only the items of `table` whose partition key is one of its own (the
- * lists of functions/adapters/dynamodb/table-design.ts, ITEM_ACCESS), with only the actions it
- * uses, so that one function's bug or compromise cannot write another's items.
+ * map of functions/adapters/dynamodb/table-design.ts, ITEM_ACCESS: partition key → actions),
+ * with only the actions it uses on each, so that one function's bug or compromise cannot write
+ * another's items. One statement per distinct set of actions.
  *
- * Each statement holds `dynamodb:LeadingKeys` (every partition key the request touches) to the
- * list, and requires the key to be present: ForAllValues is true of a missing key, so without
- * the Null check a request that carries no partition key (a Scan) would pass.
+ * Each statement holds `dynamodb:LeadingKeys` (every partition key the request touches) to its
+ * partitions, and requires the key to be present: ForAllValues is true of a missing key, so
+ * without the Null check a request that carries no partition key (a Scan) would pass.
  *
- * The index statement has no LeadingKeys condition: gsi1 holds only decommission requests (only
- * they carry gsi1pk), which the functions given it read anyway, and Query is its only action.
+ * `queryIndex` adds Query on gsi1, with no LeadingKeys condition: gsi1 holds only decommission
+ * requests (only they carry gsi1pk), which the functions given it read anyway.
  */
-export function grantItemAccess(table: ITableV2, grantee: IGrantable, access: ItemAccess): void {
+export function grantItemAccess(
+  table: ITableV2,
+  grantee: IGrantable,
+  access: Readonly<Record<string, readonly ItemAction[]>>,
+  options: { queryIndex?: boolean } = {},
+): void {
   const principal = grantee.grantPrincipal;
-  principal.addToPrincipalPolicy(onPartitions(table, access.readWriteActions, access.readWrite));
-  if (access.read.length > 0) {
-    principal.addToPrincipalPolicy(onPartitions(table, access.readActions, access.read));
+  const byActions = new Map<string, string[]>();
+  for (const [partition, actions] of Object.entries(access)) {
+    const key = [...actions].sort().join(",");
+    byActions.set(key, [...(byActions.get(key) ?? []), partition]);
   }
-  if (access.queryIndex === true) {
+  for (const [actions, partitions] of byActions) {
+    principal.addToPrincipalPolicy(onPartitions(table, actions.split(","), partitions));
+  }
+  if (options.queryIndex === true) {
     principal.addToPrincipalPolicy(
       new PolicyStatement({
         actions: ["dynamodb:Query"],
@@ -87,10 +70,10 @@ export function grantDeviceCompletion(table: ITableV2, grantee: IGrantable): voi
 
 function onPartitions(
   table: ITableV2,
-  actions: readonly ItemAction[],
+  actions: readonly string[],
   partitions: readonly string[],
 ): PolicyStatement {
-  if (actions.length === 0 || partitions.length === 0) {
+  if (actions.length === 0 || actions[0] === "" || partitions.length === 0) {
     throw new Error("grantItemAccess: every statement needs actions and partition keys");
   }
   // StringEquals unless a prefix needs StringLike: the plainer operator where it suffices.
@@ -98,7 +81,7 @@ function onPartitions(
     ? "ForAllValues:StringLike"
     : "ForAllValues:StringEquals";
   return new PolicyStatement({
-    actions: [...actions],
+    actions: actions.map((action) => `dynamodb:${action}`),
     resources: [table.tableArn],
     conditions: {
       [operator]: { "dynamodb:LeadingKeys": [...partitions] },

@@ -42,6 +42,8 @@ export interface LambdaFunctionProps {
   readonly environment?: Record<string, string>;
   /** @default - unreserved: draws on the account's shared concurrency */
   readonly reservedConcurrentExecutions?: number;
+  /** A fixed role name, for a role another stack's policy must name before it exists. */
+  readonly roleName?: string;
   readonly logRetention: RetentionDays;
   readonly removalPolicy: RemovalPolicy;
   /** @default "INFO" */
@@ -76,6 +78,7 @@ export class LambdaFunction extends Construct implements IGrantable {
     this.role = new Role(this, "Role", {
       assumedBy: new ServicePrincipal("lambda.amazonaws.com"),
       description: `Runs ${props.serviceName}`,
+      ...(props.roleName === undefined ? {} : { roleName: props.roleName }),
     });
     this.logGroup.grantWrite(this.role);
 

@@ -89,18 +89,7 @@ export class Poller extends Construct {
     // items (devices, lease and checkpoint, ledger; never a decommission request), publish its
     // change events (and no other detail-type) on its own bus.
     props.readSecret.grantRead(this.pollFunction);
-    grantItemAccess(props.table, this.pollFunction, {
-      ...ITEM_ACCESS.poll,
-      // Devices: Query a page's range, GetItem one, PutItem a new version. Lease, checkpoint
-      // and ledger: UpdateItem, and Query the ledger's last hour.
-      readWriteActions: [
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
-        "dynamodb:Query",
-        "dynamodb:UpdateItem",
-      ],
-      readActions: [],
-    });
+    grantItemAccess(props.table, this.pollFunction, ITEM_ACCESS.poll);
     grantPublish(props.bus, this.pollFunction, props.eventSource, CHANGE_DETAIL_TYPES);
 
     const runs = scheduleInvocations(this, this.pollFunction, {

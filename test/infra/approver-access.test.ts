@@ -342,6 +342,8 @@ describe("approver access", () => {
       expect(await invoke(dev, requester, create(dev))).toBe("Allowed");
       expect(await invoke(dev, requester, approve(dev))).toBe("ExplicitlyDenied");
       expect(await invoke(dev, requester, reject(dev))).toBe("ExplicitlyDenied");
+      // A trailing slash does not slip past the pattern.
+      expect(await invoke(dev, requester, `${approve(dev)}/`)).toBe("ExplicitlyDenied");
     });
 
     it("admits a permission set's roles, with or without a region in their path, and no look-alike", async () => {

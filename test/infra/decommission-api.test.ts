@@ -535,8 +535,8 @@ describe("decommission API", () => {
             Principal: { AWS: "*" },
             Action: "execute-api:Invoke",
             Resource: [
-              "execute-api:/*/POST/decommission-requests/*/approve",
-              "execute-api:/*/POST/decommission-requests/*/reject",
+              "execute-api:/*/POST/decommission-requests/*/approve*",
+              "execute-api:/*/POST/decommission-requests/*/reject*",
             ],
             Condition: {
               ArnNotLike: {

@@ -100,17 +100,31 @@ describe("item access, simulated", () => {
       }
     });
 
-    it("can read and write its devices, its lease and checkpoint, and its ledger", async () => {
+    it("can do to its devices, its lease and checkpoint, and its ledger what its code does, and no more", async () => {
       const { poll } = functions();
-      for (const partition of ["EVSE", "POLL", "LEDGER"]) {
+      // partition: [allowed, denied]
+      const expected: Record<string, [string[], string[]]> = {
+        EVSE: [
+          ["GetItem", "Query", "PutItem"],
+          ["UpdateItem", "DeleteItem"],
+        ],
+        POLL: [["UpdateItem"], ["GetItem", "PutItem", "DeleteItem"]],
+        LEDGER: [
+          ["UpdateItem", "Query"],
+          ["PutItem", "DeleteItem"],
+        ],
+      };
+      for (const [partition, [allowed, denied]] of Object.entries(expected)) {
         const context = { "dynamodb:LeadingKeys": [partition] };
-        for (const action of [
-          "dynamodb:PutItem",
-          "dynamodb:UpdateItem",
-          "dynamodb:Query",
-          "dynamodb:GetItem",
-        ]) {
-          expect(await decide(poll, action, context), `${action} ${partition}`).toBe("Allowed");
+        for (const action of allowed) {
+          expect(await decide(poll, `dynamodb:${action}`, context), `${action} ${partition}`).toBe(
+            "Allowed",
+          );
+        }
+        for (const action of denied) {
+          expect(await decide(poll, `dynamodb:${action}`, context), `${action} ${partition}`).toBe(
+            "ImplicitlyDenied",
+          );
         }
       }
     });
@@ -195,22 +209,40 @@ describe("item access, simulated", () => {
       expect(await decide(executor, "dynamodb:DeleteItem", GUARD)).toBe("Allowed");
       expect(await decide(executor, "dynamodb:GetItem", PAUSE_SWITCH)).toBe("Allowed");
       expect(await decide(executor, "dynamodb:PutItem", DCR)).toBe("ImplicitlyDenied");
+      expect(await decide(executor, "dynamodb:DeleteItem", DCR)).toBe("ImplicitlyDenied");
+      expect(await decide(executor, "dynamodb:UpdateItem", GUARD)).toBe("ImplicitlyDenied");
       expect(await decide(executor, "dynamodb:PutItem", PAUSE_SWITCH)).toBe("ImplicitlyDenied");
       expect(await decide(executor, "dynamodb:PutItem", IDEMPOTENCY)).toBe("ImplicitlyDenied");
     });
   });
 
   describe("the API", () => {
-    it("can write requests, their pointers and guards, and idempotency keys", async () => {
+    it("can create and move requests, add pointers, take and free guards, keep idempotency keys, never delete a request", async () => {
       const { api } = functions();
-      for (const context of [DCR, POINTER, GUARD, IDEMPOTENCY]) {
-        for (const action of WRITES) {
-          expect(await decide(api, action, context), `${action} ${JSON.stringify(context)}`).toBe(
-            "Allowed",
-          );
-        }
+      const allowed: Array<[string, Context]> = [
+        ["PutItem", DCR],
+        ["UpdateItem", DCR],
+        ["GetItem", DCR],
+        ["BatchGetItem", DCR],
+        ["Query", DCR],
+        ["PutItem", POINTER],
+        ["Query", POINTER],
+        ["PutItem", GUARD],
+        ["GetItem", GUARD],
+        ["DeleteItem", GUARD],
+        ["PutItem", IDEMPOTENCY],
+        ["UpdateItem", IDEMPOTENCY],
+        ["DeleteItem", IDEMPOTENCY],
+      ];
+      for (const [action, context] of allowed) {
+        expect(
+          await decide(api, `dynamodb:${action}`, context),
+          `${action} ${JSON.stringify(context)}`,
+        ).toBe("Allowed");
       }
-      expect(await decide(api, "dynamodb:BatchGetItem", DCR)).toBe("Allowed");
+      // The audit trail stays: no request or pointer is ever deleted.
+      expect(await decide(api, "dynamodb:DeleteItem", DCR)).toBe("ImplicitlyDenied");
+      expect(await decide(api, "dynamodb:DeleteItem", POINTER)).toBe("ImplicitlyDenied");
       expect(
         await decide(
           api,
@@ -251,11 +283,15 @@ describe("item access, simulated", () => {
     it("can move requests and release guards; only the reconciler lists by status", async () => {
       const { reconciler, deadLetters } = functions();
       for (const fn of [reconciler, deadLetters]) {
+        expect(await decide(fn, "dynamodb:GetItem", DCR)).toBe("Allowed");
         expect(await decide(fn, "dynamodb:UpdateItem", DCR)).toBe("Allowed");
-        expect(await decide(fn, "dynamodb:Query", DCR)).toBe("Allowed");
         expect(await decide(fn, "dynamodb:DeleteItem", GUARD)).toBe("Allowed");
         expect(await decide(fn, "dynamodb:GetItem", PAUSE_SWITCH)).toBe("Allowed");
+        // Neither creates nor erases a request, nor takes a guard.
         expect(await decide(fn, "dynamodb:PutItem", DCR)).toBe("ImplicitlyDenied");
+        expect(await decide(fn, "dynamodb:DeleteItem", DCR)).toBe("ImplicitlyDenied");
+        expect(await decide(fn, "dynamodb:PutItem", GUARD)).toBe("ImplicitlyDenied");
+        expect(await decide(fn, "dynamodb:UpdateItem", GUARD)).toBe("ImplicitlyDenied");
       }
       const byStatus = { "dynamodb:LeadingKeys": ["DCR_STATUS#APPROVED"] };
       expect(await decide(reconciler, "dynamodb:Query", byStatus, index)).toBe("Allowed");

@@ -156,64 +156,37 @@ describe("least privilege and safe defaults", () => {
       for (const stage of stages()) {
         const table = getAtt(stage.stateful.table);
         const index = { "Fn::Join": ["", [table, "/index/gsi1"]] };
-        const requestsAndGuards = held("StringLike", ["DCR", "EVSE_OPEN#*"]);
-        const pauseSwitch = {
-          actions: ["dynamodb:GetItem"],
+        const on = (actions: string[], operator: string, keys: string[]) => ({
+          actions: actions.map((action) => `dynamodb:${action}`),
           resources: [table],
-          condition: held("StringEquals", ["CONTROL"]),
-        };
+          condition: held(operator, keys),
+        });
         const listByStatus = { actions: ["dynamodb:Query"], resources: [index] };
-        const reconciling = {
-          actions: [
-            "dynamodb:DeleteItem",
-            "dynamodb:GetItem",
-            "dynamodb:Query",
-            "dynamodb:UpdateItem",
-          ],
-          resources: [table],
-          condition: requestsAndGuards,
-        };
+        // Requests read and moved (never created or deleted), guards freed, the switch read.
+        const settling = [
+          on(["GetItem", "UpdateItem"], "StringEquals", ["DCR"]),
+          on(["DeleteItem"], "StringLike", ["EVSE_OPEN#*"]),
+          on(["GetItem"], "StringEquals", ["CONTROL"]),
+        ];
 
         expect(dynamoGrants(stage)).toEqual({
           poll: [
-            {
-              actions: [
-                "dynamodb:GetItem",
-                "dynamodb:PutItem",
-                "dynamodb:Query",
-                "dynamodb:UpdateItem",
-              ],
-              resources: [table],
-              condition: held("StringEquals", ["EVSE", "POLL", "LEDGER"]),
-            },
+            on(["GetItem", "PutItem", "Query"], "StringEquals", ["EVSE"]),
+            on(["UpdateItem"], "StringEquals", ["POLL"]),
+            on(["Query", "UpdateItem"], "StringEquals", ["LEDGER"]),
           ],
           api: [
-            {
-              actions: [
-                "dynamodb:BatchGetItem",
-                "dynamodb:DeleteItem",
-                "dynamodb:GetItem",
-                "dynamodb:PutItem",
-                "dynamodb:Query",
-                "dynamodb:UpdateItem",
-              ],
-              resources: [table],
-              condition: held("StringLike", ["DCR", "DCR_EVSE#*", "EVSE_OPEN#*", "IDEMPOTENCY#*"]),
-            },
-            {
-              actions: ["dynamodb:GetItem", "dynamodb:Query"],
-              resources: [table],
-              condition: held("StringEquals", ["EVSE"]),
-            },
+            on(["BatchGetItem", "GetItem", "PutItem", "Query", "UpdateItem"], "StringEquals", [
+              "DCR",
+            ]),
+            on(["PutItem", "Query"], "StringLike", ["DCR_EVSE#*"]),
+            on(["DeleteItem", "GetItem", "PutItem"], "StringLike", ["EVSE_OPEN#*"]),
+            on(["DeleteItem", "GetItem", "PutItem", "UpdateItem"], "StringLike", ["IDEMPOTENCY#*"]),
+            on(["GetItem", "Query"], "StringEquals", ["EVSE"]),
             listByStatus,
           ],
           executor: [
-            {
-              actions: ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:UpdateItem"],
-              resources: [table],
-              condition: requestsAndGuards,
-            },
-            pauseSwitch,
+            ...settling,
             {
               actions: ["dynamodb:UpdateItem"],
               resources: [table],
@@ -227,8 +200,8 @@ describe("least privilege and safe defaults", () => {
               },
             },
           ],
-          reconciler: [reconciling, pauseSwitch, listByStatus],
-          deadLetters: [reconciling, pauseSwitch],
+          reconciler: [...settling, listByStatus],
+          deadLetters: settling,
         });
       }
     });
@@ -416,8 +389,8 @@ describe("least privilege and safe defaults", () => {
               Principal: { AWS: "*" },
               Action: "execute-api:Invoke",
               Resource: [
-                "execute-api:/*/POST/decommission-requests/*/approve",
-                "execute-api:/*/POST/decommission-requests/*/reject",
+                "execute-api:/*/POST/decommission-requests/*/approve*",
+                "execute-api:/*/POST/decommission-requests/*/reject*",
               ],
               Condition: { ArnNotLike: { "aws:PrincipalArn": [getAtt(approverRole)] } },
             },

@@ -226,19 +226,20 @@ describe("poller", () => {
             actions: ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
             resources: [{ Ref: logicalId(stateful.readSecret) }],
           },
-          {
-            actions: [
-              "dynamodb:GetItem",
-              "dynamodb:PutItem",
-              "dynamodb:Query",
-              "dynamodb:UpdateItem",
-            ],
+          ...(
+            [
+              [["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"], "EVSE"],
+              [["dynamodb:UpdateItem"], "POLL"],
+              [["dynamodb:Query", "dynamodb:UpdateItem"], "LEDGER"],
+            ] as const
+          ).map(([actions, partition]) => ({
+            actions: [...actions],
             resources: [tableArn],
             condition: {
-              "ForAllValues:StringEquals": { "dynamodb:LeadingKeys": ["EVSE", "POLL", "LEDGER"] },
+              "ForAllValues:StringEquals": { "dynamodb:LeadingKeys": [partition] },
               Null: { "dynamodb:LeadingKeys": "false" },
             },
-          },
+          })),
           {
             actions: ["events:PutEvents"],
             resources: [getAtt(stateful.bus)],

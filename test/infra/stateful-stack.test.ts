@@ -1,8 +1,12 @@
+import { runSimulation } from "@cloud-copilot/iam-simulate";
 import { Match } from "aws-cdk-lib/assertions";
 import type { IConstruct } from "constructs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { approvalKeyRoles } from "../../infra/constructs/approval-key.js";
 import {
   committedStage,
+  concreteValue,
+  DEPLOYED,
   findings,
   isObject,
   type Json,
@@ -261,26 +265,61 @@ describe("stateful stack", () => {
       expect(policyOf(dev)).toBe("Delete");
     });
 
-    it("leaves its use to IAM policies of this account: the key policy names no other principal", () => {
+    it("keeps signing to the API's role and verifying to the executor's, whatever an identity policy says", async () => {
       const key = properties(resourceOf(dev.statefulTemplate, dev.stateful.approvalKey));
-      expect(key.KeyPolicy).toEqual({
-        Version: "2012-10-17",
-        Statement: [
+      const policy = concreteValue(dev, key.KeyPolicy) as Json;
+      const keyArn = `arn:aws:kms:${DEPLOYED.region}:${DEPLOYED.account}:key/approvals`;
+      const roleArn = (name: string) => `arn:aws:iam::${DEPLOYED.account}:role/${name}`;
+      // Each caller's own policy allows everything: only the key policy can say no.
+      const decide = async (role: string, action: string) => {
+        const response = await runSimulation(
           {
-            Action: "kms:*",
-            Effect: "Allow",
-            Principal: {
-              AWS: {
-                "Fn::Join": [
-                  "",
-                  ["arn:", { Ref: "AWS::Partition" }, ":iam::", { Ref: "AWS::AccountId" }, ":root"],
-                ],
-              },
+            request: {
+              principal: `arn:aws:sts::${DEPLOYED.account}:assumed-role/${role}/session`,
+              action,
+              resource: { resource: keyArn, accountId: DEPLOYED.account },
+              contextVariables: { "aws:PrincipalArn": roleArn(role) },
             },
-            Resource: "*",
+            identityPolicies: [
+              {
+                name: "administrator",
+                policy: {
+                  Version: "2012-10-17",
+                  Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }],
+                },
+              },
+            ],
+            resourcePolicy: policy as never,
+            serviceControlPolicies: [],
+            resourceControlPolicies: [],
           },
-        ],
-      });
+          {},
+        );
+        if (response.resultType !== "single") throw new Error(JSON.stringify(response));
+        return response.overallResult;
+      };
+      const { signer, verifier } = approvalKeyRoles("dev");
+      expect(await decide(signer, "kms:GenerateMac")).toBe("Allowed");
+      expect(await decide(verifier, "kms:VerifyMac")).toBe("Allowed");
+      expect(await decide(verifier, "kms:GenerateMac")).toBe("ExplicitlyDenied");
+      expect(await decide(signer, "kms:VerifyMac")).toBe("ExplicitlyDenied");
+      for (const other of ["admin", "evse-ops-prod-decommission-api", "evse-ops-dev-poll"]) {
+        expect(await decide(other, "kms:GenerateMac"), other).toBe("ExplicitlyDenied");
+        expect(await decide(other, "kms:VerifyMac"), other).toBe("ExplicitlyDenied");
+      }
+      // Administering the key stays with the account.
+      expect(await decide("admin", "kms:DescribeKey")).toBe("Allowed");
+    });
+
+    it("names the roles the stateless stack gives the API and the executor", () => {
+      const { api, executor } = {
+        api: dev.stateless.decommission.apiFunction,
+        executor: dev.stateless.decommission.executorFunction,
+      };
+      const roleName = (role: IConstruct) =>
+        properties(resourceOf(dev.statelessTemplate, role)).RoleName;
+      expect(roleName(api.role)).toBe(approvalKeyRoles("dev").signer);
+      expect(roleName(executor.role)).toBe(approvalKeyRoles("dev").verifier);
     });
   });
 

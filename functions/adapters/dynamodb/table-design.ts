@@ -37,34 +37,49 @@ export const IDEMPOTENCY_PREFIX = "IDEMPOTENCY#";
 export const CONTROL_PARTITION = "CONTROL";
 export const PAUSE_SORT_KEY = "DECOMMISSION_PAUSE";
 
+/** The item-level DynamoDB actions a function may be given (never Scan, PartiQL, batch writes). */
+export type ItemAction =
+  | "GetItem"
+  | "BatchGetItem"
+  | "Query"
+  | "PutItem"
+  | "UpdateItem"
+  | "DeleteItem";
+
 /**
- * Which items each function may touch, by partition key: the values IAM's
- * `dynamodb:LeadingKeys` is held to in each function's role (infra), so that one function's
- * bug or compromise cannot write another's items. A value ending in `*` is a prefix.
- * - `readWrite`: read and write (each function's actions are listed in infra);
- * - `read`: GetItem/Query only.
+ * What each function may do to which items, by partition key (a trailing `*` is a prefix):
+ * the values IAM's `dynamodb:LeadingKeys` is held to in each function's role (infra), with only
+ * the actions its code uses there, so one function's bug or compromise cannot write another's
+ * items, nor erase a request's audit trail.
  */
 export const ITEM_ACCESS = {
-  /** Device states, the lease and checkpoint, the request ledger. Never a request. */
-  poll: { readWrite: [DEVICE_PARTITION, POLL_PARTITION, LEDGER_PARTITION], read: [] },
+  /** Device states (read a page's range, read one, write a new version), the lease and checkpoint, the ledger. Never a request. */
+  poll: {
+    [DEVICE_PARTITION]: ["GetItem", "Query", "PutItem"],
+    [POLL_PARTITION]: ["UpdateItem"],
+    [LEDGER_PARTITION]: ["UpdateItem", "Query"],
+  },
   /** Requests, their pointers and guards, idempotency keys; reads the devices. */
   api: {
-    readWrite: [
-      REQUEST_PARTITION,
-      `${REQUEST_BY_EVSE_PREFIX}*`,
-      `${OPEN_GUARD_PREFIX}*`,
-      `${IDEMPOTENCY_PREFIX}*`,
-    ],
-    read: [DEVICE_PARTITION],
+    [REQUEST_PARTITION]: ["GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem"],
+    [`${REQUEST_BY_EVSE_PREFIX}*`]: ["Query", "PutItem"],
+    [`${OPEN_GUARD_PREFIX}*`]: ["GetItem", "PutItem", "DeleteItem"],
+    [`${IDEMPOTENCY_PREFIX}*`]: ["GetItem", "PutItem", "UpdateItem", "DeleteItem"],
+    [DEVICE_PARTITION]: ["GetItem", "Query"],
   },
-  /** Requests and guards; reads the pause switch; devices only through `DEVICE_COMPLETION`. */
-  executor: { readWrite: [REQUEST_PARTITION, `${OPEN_GUARD_PREFIX}*`], read: [CONTROL_PARTITION] },
-  /** The reconciler and the dead-letter function: requests and guards; reads the pause switch. */
+  /** Requests (read, transition), guards (free); the pause switch. Devices: `DEVICE_COMPLETION`. */
+  executor: {
+    [REQUEST_PARTITION]: ["GetItem", "UpdateItem"],
+    [`${OPEN_GUARD_PREFIX}*`]: ["DeleteItem"],
+    [CONTROL_PARTITION]: ["GetItem"],
+  },
+  /** The reconciler and the dead-letter function: the same as the executor, no device. */
   reconciler: {
-    readWrite: [REQUEST_PARTITION, `${OPEN_GUARD_PREFIX}*`],
-    read: [CONTROL_PARTITION],
+    [REQUEST_PARTITION]: ["GetItem", "UpdateItem"],
+    [`${OPEN_GUARD_PREFIX}*`]: ["DeleteItem"],
+    [CONTROL_PARTITION]: ["GetItem"],
   },
-} as const;
+} as const satisfies Record<string, Readonly<Record<string, readonly ItemAction[]>>>;
 
 /**
  * The executor's only access to device items: one UpdateItem, returning nothing, of exactly
