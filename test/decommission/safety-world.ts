@@ -26,6 +26,7 @@ import {
 import {
   type DecommissionEvent,
   type DecommissionRequest,
+  INITIAL_EXECUTION,
   isOpen,
   newRequestId,
   STATUSES,
@@ -410,16 +411,7 @@ export class World {
       decidedBy: null,
       outcome: null,
       completedAt: null,
-      execution: {
-        token,
-        enqueuedAt: at,
-        attempts: 0,
-        nextAttemptAt: null,
-        deleteSent: false,
-        leaseOwner: null,
-        leaseUntil: null,
-        lastError: null,
-      },
+      execution: { ...INITIAL_EXECUTION, token, enqueuedAt: at },
       history: [
         {
           at,

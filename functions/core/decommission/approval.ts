@@ -48,29 +48,28 @@ export interface ApprovalClaims extends RequestClaims {
   force: boolean;
 }
 
-/** The signed text of a request: its claims in a fixed order, with a version tag. */
-export function requestMessage(claims: RequestClaims): string {
-  return JSON.stringify([
-    "evse-ops decommission request v1",
+/** A request's claims in a fixed order: the part both signed texts share. */
+function requestClaims(claims: RequestClaims) {
+  return [
     claims.id,
     claims.evseId,
     claims.cpid,
     claims.requestedBy.arn,
     claims.requestedAt,
     claims.expiresAt,
-  ]);
+  ];
+}
+
+/** The signed text of a request, with a version tag. */
+export function requestMessage(claims: RequestClaims): string {
+  return JSON.stringify(["evse-ops decommission request v1", ...requestClaims(claims)]);
 }
 
 /** The signed text of an approval: every claim in a fixed order, with a version tag. */
 export function approvalMessage(claims: ApprovalClaims): string {
   return JSON.stringify([
     "evse-ops decommission approval v2",
-    claims.id,
-    claims.evseId,
-    claims.cpid,
-    claims.requestedBy.arn,
-    claims.requestedAt,
-    claims.expiresAt,
+    ...requestClaims(claims),
     claims.approvedBy.arn,
     claims.approvedAt,
     claims.executableUntil,
