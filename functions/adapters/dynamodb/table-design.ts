@@ -73,5 +73,11 @@ export const ITEM_ACCESS = {
  */
 export const DEVICE_COMPLETION = {
   partition: DEVICE_PARTITION,
-  attributes: [TABLE_KEYS.partitionKey, TABLE_KEYS.sortKey, "lifecycle", "lastChangedAt", "version"],
+  attributes: [
+    TABLE_KEYS.partitionKey,
+    TABLE_KEYS.sortKey,
+    "lifecycle",
+    "lastChangedAt",
+    "version",
+  ],
 } as const;
