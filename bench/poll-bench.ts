@@ -22,8 +22,6 @@ import { localDynamoClients } from "../local/dynamodb.js";
 import { defaultClientSecrets } from "../local/simulator/index.js";
 import { stderrLogger } from "../local/stderr-logger.js";
 
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-
 const { values } = parseArgs({
   options: {
     fleet: { type: "string", default: "10000" },
@@ -43,7 +41,6 @@ process.on("exit", () => {
 async function startProcess<T>(script: string, args: string[]): Promise<T> {
   const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
     stdio: ["ignore", "pipe", "inherit"],
-    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
   });
   children.push(child);
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });

@@ -14,10 +14,6 @@ import { OffsetClock } from "./manual-clock.js";
 import { defaultClientSecrets, startSimulator } from "./simulator/index.js";
 import type { SimClock, Simulator, SimulatorOptions } from "./simulator/types.js";
 
-// The Lambdas run on Node.js 24; on a workstation's Node.js 20 the SDK would print a
-// support warning at every start that says nothing about this project.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-
 export interface LocalEnvironmentOptions {
   env?: Readonly<Record<string, string | undefined>>;
   simulator?: Omit<SimulatorOptions, "clock">;

@@ -24,6 +24,14 @@ export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 /** The CloudWatch namespace of the functions' own metrics (Powertools EMF). */
 export const METRICS_NAMESPACE = "EvseOps";
 
+/**
+ * The Node.js the functions run on, and the esbuild target of their bundles. The tests, the
+ * sandbox and the CLIs run on the same major locally (the `node` dev dependency): a test keeps
+ * the three in step.
+ */
+export const LAMBDA_RUNTIME = Runtime.NODEJS_24_X;
+export const BUNDLE_TARGET = "node24";
+
 export type LogLevel = "DEBUG" | "INFO" | "WARN" | "ERROR";
 
 export interface LambdaFunctionProps {
@@ -88,7 +96,7 @@ export class LambdaFunction extends Construct implements IGrantable {
       projectRoot: REPO_ROOT,
       depsLockFilePath: join(REPO_ROOT, "package-lock.json"),
       description: props.description,
-      runtime: Runtime.NODEJS_24_X,
+      runtime: LAMBDA_RUNTIME,
       architecture: Architecture.ARM_64,
       timeout: props.timeout,
       memorySize: props.memorySize ?? 512,
@@ -107,7 +115,7 @@ export class LambdaFunction extends Construct implements IGrantable {
       },
       bundling: {
         format: OutputFormat.ESM,
-        target: "node24",
+        target: BUNDLE_TARGET,
         platform: "node",
         minify: true,
         sourceMap: true,
