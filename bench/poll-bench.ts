@@ -7,9 +7,10 @@
  * alone, and the listing with one checkpoint write before each next page (the least any run
  * that re-reads at most one page after dying can take).
  *
- * Prints a table, then one JSON line with the figures of sweep 2.
+ * Prints a table, then one JSON line with the figures of sweep 2. The poll's process runs with
+ * the V8 heap limits of the poll's Lambda function.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { DynamoSweepStore } from "../functions/adapters/dynamodb/sweep-store.js";
@@ -18,9 +19,22 @@ import type { PollSummary } from "../functions/core/poll.js";
 import { systemClock, systemRandom } from "../functions/lib/clock.js";
 import { createPoller } from "../functions/poll-runtime.js";
 import type { EventPublisher } from "../functions/ports.js";
+import { DEFAULT_MEMORY_MB, lambdaHeapFlags } from "../infra/lambda-memory.js";
 import { localDynamoClients } from "../local/dynamodb.js";
 import { defaultClientSecrets } from "../local/simulator/index.js";
 import { stderrLogger } from "../local/stderr-logger.js";
+
+// The poll runs under the heap limits Lambda gives its function (see infra/lambda-memory.ts):
+// without them V8 sizes its heap for this machine, and peak RSS says nothing about Lambda.
+const heapFlags = lambdaHeapFlags(DEFAULT_MEMORY_MB);
+if (!heapFlags.every((flag) => process.execArgv.includes(flag))) {
+  const run = spawnSync(
+    process.execPath,
+    [...heapFlags, ...process.execArgv, ...process.argv.slice(1)],
+    { stdio: "inherit" },
+  );
+  process.exit(run.status ?? 1);
+}
 
 const { values } = parseArgs({
   options: {

@@ -17,6 +17,7 @@ import {
 } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
+import { DEFAULT_MEMORY_MB } from "../lambda-memory.js";
 
 /** The repository root: handler entries and the lock file are resolved against it. */
 export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -99,7 +100,7 @@ export class LambdaFunction extends Construct implements IGrantable {
       runtime: LAMBDA_RUNTIME,
       architecture: Architecture.ARM_64,
       timeout: props.timeout,
-      memorySize: props.memorySize ?? 512,
+      memorySize: props.memorySize ?? DEFAULT_MEMORY_MB,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       role: this.role,
       logGroup: this.logGroup,
