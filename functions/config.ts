@@ -38,6 +38,14 @@ const PollEnvironment = z.object({
     .int()
     .min(100, "must be at least 100")
     .default(10_000),
+  /** How long each device's history entries are kept (DynamoDB TTL; reads ignore older ones). */
+  HISTORY_RETENTION_DAYS: z.coerce
+    .number()
+    .int()
+    .min(1, "must be a whole number of days ≥ 1")
+    .default(90),
+  /** Share of the last complete sweep's active fleet newly offline that degrades the fleet. */
+  FLEET_DEGRADED_SHARE: z.coerce.number().gt(0).max(1, "must be in (0, 1]").default(0.2),
 });
 
 export type PollEnvironment = z.infer<typeof PollEnvironment>;

@@ -4,17 +4,22 @@
  */
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DynamoDeviceStore } from "./adapters/dynamodb/device-store.js";
+import { DynamoFleetHealthStore } from "./adapters/dynamodb/fleet-health-store.js";
 import { DynamoRequestLedger } from "./adapters/dynamodb/request-ledger.js";
 import { DynamoSweepStore } from "./adapters/dynamodb/sweep-store.js";
 import { EvEnergyClient } from "./adapters/ev-energy/client.js";
 import { AccessTokenProvider, defaultTokenUrl } from "./adapters/ev-energy/credentials.js";
 import type { PollEnvironment } from "./config.js";
+import type { ChangeEvent } from "./core/device-state.js";
+import type { FleetEvent } from "./core/fleet-alert.js";
+import { FleetHealth } from "./core/fleet-health.js";
 import { type PollSummary, runPoll } from "./core/poll.js";
 import { RequestTally } from "./lib/request-tally.js";
 import type {
   Clock,
   DeviceStore,
   EventPublisher,
+  FleetHealthStore,
   Logger,
   Random,
   SecretSource,
@@ -25,7 +30,8 @@ export interface PollRuntimeParts {
   config: PollEnvironment;
   secrets: SecretSource;
   documents: DynamoDBDocumentClient;
-  publisher: EventPublisher;
+  /** Change events and the fleet-wide events (degraded, restored). */
+  publisher: EventPublisher<ChangeEvent | FleetEvent>;
   clock: Clock;
   random: Random;
   logger: Logger;
@@ -35,6 +41,8 @@ export interface PollRuntimeParts {
   wrapDevices?: (store: DeviceStore) => DeviceStore;
   /** Decorates the sweep store (tests crash a checkpoint write through it). */
   wrapSweeps?: (store: SweepStore) => SweepStore;
+  /** Decorates the fleet-health store (tests crash a history or rollup write through it). */
+  wrapHealth?: (store: FleetHealthStore) => FleetHealthStore;
 }
 
 export interface PollRequest {
@@ -84,6 +92,17 @@ export function createPoller(parts: PollRuntimeParts) {
     clock,
     logger,
     requestsSent: () => tally.count,
+    health: new FleetHealth(
+      (parts.wrapHealth ?? ((store) => store))(
+        new DynamoFleetHealthStore(parts.documents, config.TABLE_NAME, {
+          historyRetentionMs: config.HISTORY_RETENTION_DAYS * 86_400_000,
+        }),
+      ),
+      {
+        stalenessMs: config.STALENESS_MINUTES * 60_000,
+        degradedShare: config.FLEET_DEGRADED_SHARE,
+      },
+    ),
   };
 
   return {

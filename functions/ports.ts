@@ -2,8 +2,10 @@
  * The small interfaces the core and the adapters depend on. Tests hand in fakes or local
  * adapters through these; nothing is module-mocked.
  */
+import type { WriteRecords } from "./core/device-history.js";
 import type { ChangeEvent, DeviceState } from "./core/device-state.js";
 import type { Evse } from "./core/evse.js";
+import type { FleetSnapshot } from "./core/fleet-snapshot.js";
 import type { SweepCheckpoint, SweepState } from "./core/sweep.js";
 
 /** Wall-clock time and waiting, injected so tests never sleep for real. */
@@ -146,4 +148,16 @@ export interface SweepStore {
 export interface RequestLedger {
   record(count: number, at: number): Promise<void>;
   countSince(from: number): Promise<number>;
+}
+
+/** What the poll keeps for fleet health: per-device history and monthly rollups, the snapshot. */
+export interface FleetHealthStore {
+  /**
+   * Writes one device write's records: each history entry (keyed by the change, so writing it
+   * again changes nothing) and the rollup update (transitions appended: a repeat appends the
+   * same transition again, which changes no figure).
+   */
+  record(records: WriteRecords): Promise<void>;
+  /** Replaces the latest fleet snapshot. */
+  putSnapshot(snapshot: FleetSnapshot): Promise<void>;
 }

@@ -12,7 +12,12 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import dynalite from "dynalite";
-import { GSI1, TABLE_KEYS } from "../functions/adapters/dynamodb/table-design.js";
+import {
+  GSI1,
+  GSI2,
+  OFFLINE_INDEX_ATTRIBUTES,
+  TABLE_KEYS,
+} from "../functions/adapters/dynamodb/table-design.js";
 
 export interface LocalDynamo {
   endpoint: string;
@@ -63,6 +68,8 @@ export async function createTable(client: DynamoDBClient, tableName: string): Pr
           { AttributeName: TABLE_KEYS.sortKey, AttributeType: "S" },
           { AttributeName: GSI1.partitionKey, AttributeType: "S" },
           { AttributeName: GSI1.sortKey, AttributeType: "S" },
+          { AttributeName: GSI2.partitionKey, AttributeType: "S" },
+          { AttributeName: GSI2.sortKey, AttributeType: "S" },
         ],
         KeySchema: [
           { AttributeName: TABLE_KEYS.partitionKey, KeyType: "HASH" },
@@ -77,6 +84,17 @@ export async function createTable(client: DynamoDBClient, tableName: string): Pr
             ],
             Projection: { ProjectionType: "ALL" },
           },
+          {
+            IndexName: GSI2.name,
+            KeySchema: [
+              { AttributeName: GSI2.partitionKey, KeyType: "HASH" },
+              { AttributeName: GSI2.sortKey, KeyType: "RANGE" },
+            ],
+            Projection: {
+              ProjectionType: "INCLUDE",
+              NonKeyAttributes: [...OFFLINE_INDEX_ATTRIBUTES],
+            },
+          },
         ],
       }),
     );
@@ -86,7 +104,15 @@ export async function createTable(client: DynamoDBClient, tableName: string): Pr
   // dynalite answers CreateTable with CREATING and flips to ACTIVE a tick later.
   for (let attempt = 0; attempt < 500; attempt += 1) {
     const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
-    if (Table?.TableStatus === "ACTIVE") return;
+    if (Table?.TableStatus === "ACTIVE") {
+      // dynalite cannot add an index to a table: one kept from an older version must go.
+      if (!(Table.GlobalSecondaryIndexes ?? []).some((index) => index.IndexName === GSI2.name)) {
+        throw new Error(
+          `table ${tableName} has no ${GSI2.name} (the offline index): it was created by an older evse-ops; start afresh (npm start -- --reset)`,
+        );
+      }
+      return;
+    }
     await delay(10);
   }
   throw new Error(`table ${tableName} did not become ACTIVE`);

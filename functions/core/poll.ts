@@ -23,6 +23,9 @@ import type {
 } from "./device-state.js";
 import { detectChange, detectRemoval } from "./device-state.js";
 import type { Evse } from "./evse.js";
+import type { FleetEvent } from "./fleet-alert.js";
+import type { FleetHealth } from "./fleet-health.js";
+import type { FleetSnapshot } from "./fleet-snapshot.js";
 import type { BudgetSettings, PendingWrite, SweepCheckpoint } from "./sweep.js";
 import { budgetAllows, freshCheckpoint } from "./sweep.js";
 
@@ -31,11 +34,13 @@ export interface PollDependencies {
   devices: DeviceStore;
   sweeps: SweepStore;
   ledger: RequestLedger;
-  publisher: EventPublisher;
+  publisher: EventPublisher<ChangeEvent | FleetEvent>;
   clock: Clock;
   logger: Logger;
   /** Requests sent to ev.energy so far by this process (token exchanges and retries included). */
   requestsSent: () => number;
+  /** History, rollups, the fleet snapshot and the fleet-wide alert; absent: none kept. */
+  health?: FleetHealth;
 }
 
 export interface PollSettings extends DetectionSettings {
@@ -85,6 +90,12 @@ export interface PollSummary {
   rateLimitRemaining: number | null;
   ledgerLastHour: number | null;
   durationMs: number;
+  /** The snapshot of the sweep this run completed; null when it completed none. */
+  snapshot: FleetSnapshot | null;
+  /** Fleet-wide events published (degraded, restored). */
+  fleetEvents: number;
+  /** Whether the fleet is degraded as this run leaves it; null when unknown (no lease). */
+  fleetDegraded: boolean | null;
 }
 
 const HOUR_MS = 3_600_000;
@@ -158,6 +169,9 @@ class PollRun {
       rateLimitRemaining: null,
       ledgerLastHour: null,
       durationMs: 0,
+      snapshot: null,
+      fleetEvents: 0,
+      fleetDegraded: null,
     };
   }
 
@@ -295,16 +309,20 @@ class PollRun {
       .map((device) => device.evseId);
 
     const now = clock.now();
-    const writes = await this.publishAndPlan(
-      evses.map((evse) => {
-        const previous = previousById.get(evse.id);
-        return {
-          previous,
-          listed: evse,
-          detection: detectChange(previous, evse, now, this.settings),
-        };
-      }),
-    );
+    const items = evses.map((evse) => {
+      const previous = previousById.get(evse.id);
+      return {
+        previous,
+        listed: evse,
+        detection: detectChange(previous, evse, now, this.settings),
+      };
+    });
+    const unlisted = stored.filter((device) => !listed.has(device.evseId));
+    const writes = await this.publishAndPlan([
+      ...items,
+      ...(this.deps.health?.decommissionsIn(unlisted, now) ?? []),
+    ]);
+    const fleet = await this.fleetAfterPage(checkpoint, items, unlisted, now);
 
     this.summary.pages += 1;
     this.summary.evsesSeen += evses.length;
@@ -320,6 +338,7 @@ class PollRun {
       unordered,
       listingComplete: isLast,
       pending: writes,
+      fleet,
     });
     return saved ? writes : undefined;
   }
@@ -372,14 +391,16 @@ class PollRun {
         stored.map((previous) => ({ previous, listed: null, detection: removalOf(previous, now) })),
       );
     }
+    const fleet = await this.closeFleetSweep(checkpoint);
     const nowIso = new Date(clock.now()).toISOString();
     const next = freshCheckpoint(`${nowIso}/${this.settings.runId}`, nowIso);
     const saved = await this.deps.sweeps.completeSweep(this.settings.runId, clock.now(), {
       ...next,
       pending: writes,
+      fleet,
     });
     if (!saved) return false;
-    this.checkpoint = { ...next, pending: writes };
+    this.checkpoint = { ...next, pending: writes, fleet };
     this.summary.sweepComplete = true;
     await this.write(writes);
     return true;
@@ -394,8 +415,10 @@ class PollRun {
       previous: DeviceState | undefined;
       listed: Evse | null;
       detection: Detection | undefined;
+      records?: PendingWrite["records"];
     }>,
   ): Promise<PendingWrite[]> {
+    const now = this.deps.clock.now();
     const toWrite = items.filter(
       (item): item is typeof item & { detection: Detection } =>
         item.detection !== undefined && item.detection.write !== "none",
@@ -407,6 +430,7 @@ class PollRun {
         state: item.detection.next,
         expectedVersion: item.previous?.version ?? null,
         listed: item.listed,
+        records: item.records ?? this.deps.health?.recordsFor(item.previous, item.detection, now),
       }));
   }
 
@@ -419,6 +443,8 @@ class PollRun {
     let round = [...writes];
     for (let attempt = 0; round.length > 0; attempt += 1) {
       const results = await mapLimit(round, this.settings.writeConcurrency, async (write) => {
+        // History and rollups first: a run that dies before the device write writes them again.
+        if (write.records) await this.deps.health?.record(write.records);
         const outcome = await devices.put(write.state, write.expectedVersion ?? undefined);
         if (outcome === "written") {
           this.summary.writes += 1;
@@ -508,6 +534,56 @@ class PollRun {
     return this.ledgerWrites;
   }
 
+  /**
+   * The fleet progress with this page counted. When the count of newly offline devices crosses
+   * the threshold, the degraded event is published first and recorded only if it made it (a
+   * later page tries again, under the same id).
+   */
+  private async fleetAfterPage(
+    checkpoint: SweepCheckpoint,
+    items: Parameters<FleetHealth["afterPage"]>[2]["items"],
+    unlisted: DeviceState[],
+    now: number,
+  ): Promise<SweepCheckpoint["fleet"]> {
+    const health = this.deps.health;
+    if (!health) return checkpoint.fleet;
+    const run = { ...checkpoint, runId: this.settings.runId };
+    const { progress, alert } = health.afterPage(checkpoint.fleet, run, { items, unlisted }, now);
+    if (!alert) return progress;
+    return (await this.publishFleet(alert.event)) ? alert.progress : progress;
+  }
+
+  /**
+   * A complete sweep's fleet snapshot (kept before the completion is saved) and the restored
+   * event it may call for; returns the fleet progress the next sweep starts from.
+   */
+  private async closeFleetSweep(checkpoint: SweepCheckpoint): Promise<SweepCheckpoint["fleet"]> {
+    const health = this.deps.health;
+    if (!health) return undefined;
+    const closing = health.closeSweep(checkpoint.fleet, checkpoint, this.deps.clock.now());
+    const published = closing.restored ? await this.publishFleet(closing.restored) : false;
+    const { snapshot, progress } = closing.next(published);
+    await health.saveSnapshot(snapshot);
+    this.summary.snapshot = snapshot;
+    return progress;
+  }
+
+  /** Publishes one fleet-wide event; false (logged) when it did not make it. */
+  private async publishFleet(event: FleetEvent): Promise<boolean> {
+    const { failed } = await this.deps.publisher.publish([event]);
+    if (failed.length > 0) {
+      this.summary.publishFailures += 1;
+      this.deps.logger.error("fleet event not published; the next page or sweep tries again", {
+        type: event.type,
+        eventId: event.eventId,
+      });
+      return false;
+    }
+    this.summary.fleetEvents += 1;
+    this.deps.logger.warn(event.type, { ...event });
+    return true;
+  }
+
   private requireCheckpoint(): SweepCheckpoint {
     if (!this.checkpoint) throw new Error("poll run has no checkpoint: the lease was not taken");
     return this.checkpoint;
@@ -520,6 +596,9 @@ class PollRun {
     this.summary.rateLimitLimit = api.rateLimit?.limit ?? this.rateLimitLimit;
     this.summary.rateLimitRemaining = api.rateLimit?.remaining ?? null;
     this.summary.durationMs = clock.now() - this.startedAt;
+    if (this.checkpoint && this.deps.health) {
+      this.summary.fleetDegraded = (this.checkpoint.fleet?.degraded ?? null) !== null;
+    }
     return this.summary;
   }
 }

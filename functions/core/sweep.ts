@@ -1,8 +1,10 @@
 /**
  * The sweep's persisted progress and the rate-limit budget: plain data and arithmetic.
  */
+import type { WriteRecords } from "./device-history.js";
 import type { DeviceState } from "./device-state.js";
 import type { Evse } from "./evse.js";
+import type { FleetProgress } from "./fleet-snapshot.js";
 
 /**
  * A device write whose events are already published. The checkpoint holds a page's writes
@@ -16,6 +18,8 @@ export interface PendingWrite {
   /** What the state was derived from, to derive it again after a version conflict: the
    * listed EVSE, or null for a removal. */
   listed: Evse | null;
+  /** History entries and the rollup update, written just before the device (fleet health). */
+  records?: WriteRecords | undefined;
 }
 
 /** Where a sweep stands; saved after every committed page, under the lease. */
@@ -36,6 +40,8 @@ export interface SweepCheckpoint {
   listingComplete: boolean;
   /** Published but maybe not yet written: the next run finishes these first. */
   pending: PendingWrite[];
+  /** The fleet tallies of the pages committed so far, and the fleet-wide alert's state. */
+  fleet?: FleetProgress | undefined;
 }
 
 /** What taking the lease returns: the checkpoint to resume and what earlier runs learned. */

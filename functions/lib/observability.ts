@@ -4,6 +4,7 @@
  */
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import type { FleetSnapshot } from "../core/fleet-snapshot.js";
 import type { PollSummary } from "../core/poll.js";
 
 // Each function's POWERTOOLS_SERVICE_NAME (set by the function construct) names its `service`
@@ -45,4 +46,42 @@ export function recordPollMetrics(target: Metrics, summary: PollSummary): void {
   if (summary.ledgerLastHour !== null) {
     target.addMetric("LedgerRequestsLastHour", MetricUnit.Count, summary.ledgerLastHour);
   }
+  recordFleetMetrics(target, summary);
+}
+
+/** Each fleet snapshot metric: emitted by the run that completes a sweep, with that sweep's counts. */
+export const FLEET_METRICS = {
+  FleetActive: (s) => s.devices.active,
+  FleetOnline: (s) => s.devices.online,
+  FleetOffline: (s) => s.devices.offline,
+  FleetUnknown: (s) => s.devices.unknown,
+  FleetRemoved: (s) => s.lifecycle.removed,
+  FleetDecommissioned: (s) => s.lifecycle.decommissioned,
+  FleetPluggedIn: (s) => s.pluggedIn,
+  FleetCharging: (s) => s.charging,
+  FleetChargePowerWatts: (s) => s.chargePowerWatts,
+  FleetExportPowerWatts: (s) => s.exportPowerWatts,
+  FleetLockUnlocked: (s) => s.lockMode.UNLOCKED,
+  FleetLockSmart: (s) => s.lockMode.SMART,
+  FleetLockLocked: (s) => s.lockMode.LOCKED,
+  FleetLockNone: (s) => s.lockMode.none,
+  FleetNewlyOffline: (s) => s.newlyOffline,
+} satisfies Record<string, (snapshot: FleetSnapshot) => number>;
+
+/**
+ * The fleet snapshot (when this run completed a sweep) and, every run that held the lease,
+ * whether the fleet is degraded (1) or not (0): the degraded alarm watches the latter.
+ */
+export function recordFleetMetrics(target: Metrics, summary: PollSummary): void {
+  const { snapshot } = summary;
+  if (snapshot !== null) {
+    for (const [name, value] of Object.entries(FLEET_METRICS)) {
+      const unit = name.endsWith("Watts") ? MetricUnit.NoUnit : MetricUnit.Count;
+      target.addMetric(name, unit, value(snapshot));
+    }
+  }
+  if (summary.fleetDegraded !== null) {
+    target.addMetric("FleetConnectivityDegraded", MetricUnit.Count, summary.fleetDegraded ? 1 : 0);
+  }
+  target.addMetric("FleetEvents", MetricUnit.Count, summary.fleetEvents);
 }

@@ -174,23 +174,26 @@ describe("a poll run", () => {
     });
     harness = await startPollHarness(dynamo, {
       simulator: { fleetSize: 120 },
-      wrapDevices: (store) =>
-        storeWith(store, {
+      // The killed run's poller stays dead: every device write it starts, now or later, hangs.
+      wrapDevices: (store) => {
+        let dying = false;
+        return storeWith(store, {
           put: (state, expected) => {
-            if (!kill) return store.put(state, expected);
+            if (!kill && !dying) return store.put(state, expected);
+            dying = true;
             died();
             return new Promise<never>(() => undefined);
           },
-        }),
+        });
+      },
     });
     kill = true;
-    // Every write of the first page starts in one turn, so all of them hang with the run.
     await Promise.race([harness.poll(), dead]);
     kill = false;
     expect(await harness.devices.readRange({})).toEqual([]);
 
     harness.clock.advance(LEASE);
-    const next = await harness.poll();
+    const next = await harness.poll(undefined, { coldStart: true });
     // The first page is not read again: its 100 writes come from the checkpoint.
     expect(next).toMatchObject({ sweepComplete: true, writes: 120, pages: 1 });
     const ids = harness.publisher.events.map((event) => event.eventId);

@@ -1,6 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { ChangeEvent } from "../../functions/core/device-state.js";
-import type { DeviceStore, EventPublisher, SweepStore } from "../../functions/ports.js";
+import type {
+  DeviceStore,
+  EventPublisher,
+  FleetHealthStore,
+  SweepStore,
+} from "../../functions/ports.js";
 import { seededRandom } from "../../local/manual-clock.js";
 import { RecordingPublisher } from "../../local/recording-publisher.js";
 import { useDynalite } from "../support/dynamo.js";
@@ -19,13 +24,15 @@ const TIME_LIMIT = 240_000;
 const LEASE = TIME_LIMIT + MINUTE;
 const never = <T>() => new Promise<T>(() => undefined);
 
-type KillOp = "read" | "publish" | "checkpoint" | "put";
+type KillOp = "read" | "publish" | "checkpoint" | "put" | "record";
 
 /**
  * Wraps the device store, the sweep store and the publisher so that, at a chosen operation of a
  * chosen page, the run "dies": that operation and every later one never completes, like a killed
  * Lambda. Nothing after it runs (no further checkpoint, no ledger, no lease release). A
- * checkpoint write the run dies in may have landed or not (`landed`).
+ * checkpoint write the run dies in may have landed or not (`landed`). A page's writes (history
+ * and rollup records, then devices) run while the next page is fetched: a write kill point
+ * counts the writes from its page's read on.
  */
 function killAt(point: { page: number; op: KillOp; nth: number; landed: boolean }) {
   let page = -1;
@@ -42,7 +49,8 @@ function killAt(point: { page: number; op: KillOp; nth: number; landed: boolean 
       page += 1;
       count = 0;
     }
-    if (op === point.op && page === point.page) {
+    const writing = op === "put" || op === "record";
+    if (op === point.op && (page === point.page || (writing && page > point.page))) {
       count += 1;
       if (count > point.nth) {
         dead = true;
@@ -71,6 +79,11 @@ function killAt(point: { page: number; op: KillOp; nth: number; landed: boolean 
       completeSweep: (owner, now, next) => (dead ? never() : store.completeSweep(owner, now, next)),
       release: (owner) => (dead ? never() : store.release(owner)),
     }),
+    health: (store: FleetHealthStore): FleetHealthStore => ({
+      record: (records) => (step("record") ? never() : store.record(records)),
+      putSnapshot: (snapshot) => (dead ? never() : store.putSnapshot(snapshot)),
+    }),
+    isDead: () => dead,
     publisher: (inner: EventPublisher): EventPublisher => ({
       publish: (events) => (step("publish") ? never() : inner.publish(events)),
     }),
@@ -104,39 +117,56 @@ describe("a poll killed at a random page", () => {
   it.for(seeds)("seed %i: later runs finish the sweep, nothing lost or doubled", async (seed) => {
     const random = seededRandom(seed);
     const pages = 11;
-    // Five seeds for each kind of operation; where in the sweep is the seed's draw.
-    const ops = ["read", "publish", "checkpoint", "put"] as const;
+    // Four seeds for each kind of operation; where in the sweep is the seed's draw.
+    const ops = ["read", "publish", "checkpoint", "put", "record"] as const;
     const op = ops[seed % ops.length] ?? "put";
     // Each page has one range read, one publish and one checkpoint, and some ten writes to die
     // in the middle of.
     const point = {
       page: Math.floor(random() * pages),
       op,
-      nth: op === "put" ? Math.floor(random() * 3) : 0,
+      nth: op === "put" || op === "record" ? Math.floor(random() * 3) : 0,
       landed: random() < 0.5,
     };
     const killer = killAt(point);
     const recorder = new RecordingPublisher();
     let armed = false;
+    // The poller of the killed run stays dead, whatever it still had under way; pollers built
+    // after it (cold starts) work normally.
+    const killable = () => {
+      const bornAfterDeath = killer.isDead();
+      return () => !bornAfterDeath && (armed || killer.isDead());
+    };
     harness = await startPollHarness(dynamo, {
       simulator: { fleetSize: 1_050, seed },
       wrapDevices: (store) => {
         const killing = killer.devices(store);
+        const kills = killable();
         return {
-          readAfter: (a, l) => (armed ? killing.readAfter(a, l) : store.readAfter(a, l)),
-          readRange: (range) => (armed ? killing.readRange(range) : store.readRange(range)),
-          get: (id) => (armed ? killing.get(id) : store.get(id)),
-          put: (s, v) => (armed ? killing.put(s, v) : store.put(s, v)),
+          readAfter: (a, l) => (kills() ? killing.readAfter(a, l) : store.readAfter(a, l)),
+          readRange: (range) => (kills() ? killing.readRange(range) : store.readRange(range)),
+          get: (id) => (kills() ? killing.get(id) : store.get(id)),
+          put: (s, v) => (kills() ? killing.put(s, v) : store.put(s, v)),
         };
       },
       wrapSweeps: (store) => {
         const killing = killer.sweeps(store);
+        const kills = killable();
         return {
-          acquire: (o, n, l) => (armed ? killing.acquire(o, n, l) : store.acquire(o, n, l)),
-          commit: (o, n, c, l) => (armed ? killing.commit(o, n, c, l) : store.commit(o, n, c, l)),
+          acquire: (o, n, l) => (kills() ? killing.acquire(o, n, l) : store.acquire(o, n, l)),
+          commit: (o, n, c, l) => (kills() ? killing.commit(o, n, c, l) : store.commit(o, n, c, l)),
           completeSweep: (o, n, c) =>
-            armed ? killing.completeSweep(o, n, c) : store.completeSweep(o, n, c),
-          release: (o) => (armed ? killing.release(o) : store.release(o)),
+            kills() ? killing.completeSweep(o, n, c) : store.completeSweep(o, n, c),
+          release: (o) => (kills() ? killing.release(o) : store.release(o)),
+        };
+      },
+      wrapHealth: (store) => {
+        const killing = killer.health(store);
+        const kills = killable();
+        return {
+          record: (records) => (kills() ? killing.record(records) : store.record(records)),
+          putSnapshot: (snapshot) =>
+            kills() ? killing.putSnapshot(snapshot) : store.putSnapshot(snapshot),
         };
       },
       publisher: {
@@ -175,6 +205,14 @@ describe("a poll killed at a random page", () => {
     }
     expect([...statusIds.keys()].every((id) => churned.has(id))).toBe(true);
     expect(idsByDevice(events, "EVSE Removed").get(gone)?.size).toBe(1);
+    // Every change published is in its device's history exactly once, whatever died where.
+    for (const id of [...churned, gone]) {
+      const published = events.filter((event) => event.evseId === id).map((e) => e.eventId);
+      const kept = (await harness.history(id)).map((entry) => entry.eventId);
+      expect(kept.filter((eventId) => published.includes(eventId ?? "")).sort(), id).toEqual(
+        [...new Set(published)].sort(),
+      );
+    }
     // At most one page fetched twice: the one the dead run had in hand.
     const lists = (harness.sim.stats().requests["GET /v2/evses"] ?? 0) - listsBefore;
     expect(lists).toBeLessThanOrEqual(pages + 1);

@@ -1,8 +1,18 @@
 import { DynamoDeviceStore } from "../../functions/adapters/dynamodb/device-store.js";
+import { DynamoFleetReader } from "../../functions/adapters/dynamodb/fleet-health-reader.js";
 import { loadPollEnvironment } from "../../functions/config.js";
+import type { HistoryEntry } from "../../functions/core/device-history.js";
+import type { ChangeEvent } from "../../functions/core/device-state.js";
+import { type FleetEvent, isFleetEvent } from "../../functions/core/fleet-alert.js";
 import type { PollSummary } from "../../functions/core/poll.js";
 import { createPoller } from "../../functions/poll-runtime.js";
-import type { DeviceStore, EventPublisher, Logger, SweepStore } from "../../functions/ports.js";
+import type {
+  DeviceStore,
+  EventPublisher,
+  FleetHealthStore,
+  Logger,
+  SweepStore,
+} from "../../functions/ports.js";
 import { ManualClock, seededRandom } from "../../local/manual-clock.js";
 import { RecordingPublisher } from "../../local/recording-publisher.js";
 import { defaultClientSecrets, startSimulator } from "../../local/simulator/index.js";
@@ -25,6 +35,9 @@ export interface PollHarnessOptions {
   wrapDevices?: (store: DeviceStore) => DeviceStore;
   /** Wraps the sweep store, e.g. to crash a checkpoint write. */
   wrapSweeps?: (store: SweepStore) => SweepStore;
+  /** Wraps the fleet-health store, e.g. to crash a history write. */
+  wrapHealth?: (store: FleetHealthStore) => FleetHealthStore;
+  /** Receives device changes only in tests that never degrade the fleet (their fleet events too). */
   publisher?: EventPublisher;
 }
 
@@ -39,7 +52,18 @@ export async function startPollHarness(
   const clock = new ManualClock("2026-03-02T08:00:00Z");
   const sim: Simulator = await startSimulator({ ...options.simulator, clock });
   const tableName = await dynamo.freshTable();
-  const publisher = new RecordingPublisher();
+  // Device changes and fleet-wide events are recorded apart, as consumers would route them.
+  const publisher = new RecordingPublisher<ChangeEvent>();
+  const fleetEvents: FleetEvent[] = [];
+  const routing: EventPublisher<ChangeEvent | FleetEvent> = {
+    async publish(events) {
+      for (const event of events) {
+        if (isFleetEvent(event)) fleetEvents.push(event);
+        else publisher.events.push(event);
+      }
+      return { failed: [] };
+    },
+  };
   const config = loadPollEnvironment({
     TABLE_NAME: tableName,
     EVENT_BUS_NAME: "test-bus",
@@ -49,6 +73,7 @@ export async function startPollHarness(
     ...options.env,
   });
   const devices = new DynamoDeviceStore(dynamo.documents, tableName);
+  const reader = new DynamoFleetReader(dynamo.documents, tableName);
   let runs = 0;
 
   // A new poller is a Lambda cold start: new client, new token provider, nothing cached.
@@ -57,13 +82,14 @@ export async function startPollHarness(
       config,
       secrets: defaultClientSecrets(),
       documents: dynamo.documents,
-      publisher: options.publisher ?? publisher,
+      publisher: options.publisher ?? routing,
       clock,
       random: seededRandom(7),
       logger: options.logger ?? silentLogger,
       ...(options.budgetEnabled === undefined ? {} : { budgetEnabled: options.budgetEnabled }),
       ...(options.wrapDevices ? { wrapDevices: options.wrapDevices } : {}),
       ...(options.wrapSweeps ? { wrapSweeps: options.wrapSweeps } : {}),
+      ...(options.wrapHealth ? { wrapHealth: options.wrapHealth } : {}),
     });
   let poller = coldStart();
 
@@ -71,6 +97,8 @@ export async function startPollHarness(
     sim,
     clock,
     publisher,
+    /** The fleet-wide events published (degraded, restored), in order. */
+    fleetEvents,
     devices,
     tableName,
     /** One poll run; `coldStart` first builds a new poller, as a new Lambda instance would. */
@@ -78,6 +106,19 @@ export async function startPollHarness(
       runs += 1;
       if (options.coldStart) poller = coldStart();
       return poller.poll({ runId: `run-${runs}`, timeLimitMs });
+    },
+    reader,
+    /** Every history entry of a device, newest first. */
+    async history(evseId: string): Promise<HistoryEntry[]> {
+      const entries: HistoryEntry[] = [];
+      let cursor: string | undefined;
+      const range = { from: "2000-01-01T00:00:00.000Z", to: "2100-01-01T00:00:00.000Z" };
+      do {
+        const page = await reader.history(evseId, { ...range, limit: 100, cursor }, clock.now());
+        entries.push(...page.items);
+        cursor = page.nextCursor;
+      } while (cursor);
+      return entries;
     },
     close: () => sim.close(),
   };

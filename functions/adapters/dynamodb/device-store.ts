@@ -9,7 +9,7 @@ import type { DeviceCompletion } from "../../core/decommission/ports.js";
 import type { DeviceState } from "../../core/device-state.js";
 import type { DeviceStore } from "../../ports.js";
 import { isConditionalCheckFailed } from "./errors.js";
-import { DEVICE_PARTITION } from "./table-design.js";
+import { DEVICE_PARTITION, GSI2, OFFLINE_INDEX_PARTITION } from "./table-design.js";
 
 /** Device items: pk `EVSE`, sk the EVSE id, the state's fields as attributes. */
 export class DynamoDeviceStore implements DeviceStore, DeviceCompletion {
@@ -89,7 +89,7 @@ export class DynamoDeviceStore implements DeviceStore, DeviceCompletion {
       await this.db.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { pk: DEVICE_PARTITION, sk: state.evseId, ...state },
+          Item: { pk: DEVICE_PARTITION, sk: state.evseId, ...state, ...offlineIndexKeys(state) },
           ...(expectedVersion === undefined
             ? { ConditionExpression: "attribute_not_exists(pk)" }
             : {
@@ -127,8 +127,29 @@ export class DynamoDeviceStore implements DeviceStore, DeviceCompletion {
   }
 }
 
-/** A device item without its keys. */
+/**
+ * The offline index's keys for an active offline device (its sample time first, normalised so
+ * that the strings sort in time order), none for any other: a device leaves the index with the
+ * write that brings it back online, removes it or records its decommission.
+ */
+export function offlineIndexKeys(state: DeviceState): Record<string, string> {
+  if (state.lifecycle !== "active" || state.connectivity !== "offline") return {};
+  const sampled = state.sampledAt === null ? Number.NaN : Date.parse(state.sampledAt);
+  if (Number.isNaN(sampled)) return {};
+  return {
+    [GSI2.partitionKey]: OFFLINE_INDEX_PARTITION,
+    [GSI2.sortKey]: `${new Date(sampled).toISOString()}#${state.evseId}`,
+  };
+}
+
+/** A device item without its keys (the table's and the offline index's). */
 export function deviceStateOf(item: Record<string, unknown>): DeviceState {
-  const { pk: _pk, sk: _sk, ...state } = item;
+  const {
+    pk: _pk,
+    sk: _sk,
+    [GSI2.partitionKey]: _indexPartition,
+    [GSI2.sortKey]: _indexSort,
+    ...state
+  } = item;
   return state as unknown as DeviceState;
 }

@@ -11,6 +11,13 @@
  * | open-request guard  | `EVSE_OPEN#<evseId>` | `GUARD` (names the one open request) |
  * | idempotency key     | `IDEMPOTENCY#<caller>` | the key; TTL `expiresAt` (≥ 24 h) |
  * | pause switch        | `CONTROL`   | `DECOMMISSION_PAUSE` (`paused`: boolean) |
+ * | device history entry | `HIST#<evseId>` | `<detectedAt>#<eventId>` (newest last); TTL `expiresAt` |
+ * | availability rollup | `AVAIL#<YYYY-MM>` | EVSE id (one per device and UTC month); TTL `expiresAt` |
+ * | fleet snapshot      | `FLEET`     | `SNAPSHOT` (the latest complete sweep's) |
+ *
+ * gsi2, the offline index, is sparse: only an active device item that is offline carries its
+ * keys (`gsi2pk` `OFFLINE`, `gsi2sk` `<sampledAt>#<evseId>`), so the silent chargers are one
+ * Query, oldest sample first, reading only what it returns. The device write maintains it.
  *
  * Requests share one partition (decommissions are rare; ids sort by creation time); gsi1 lists
  * them by status, most recently changed first, which the reconciler also uses. A request's own
@@ -21,7 +28,9 @@
  */
 export const TABLE_KEYS = { partitionKey: "pk", sortKey: "sk" } as const;
 export const GSI1 = { name: "gsi1", partitionKey: "gsi1pk", sortKey: "gsi1sk" } as const;
-/** Expired ledger and idempotency items carry this (epoch seconds) for DynamoDB TTL. */
+/** The sparse offline index over device items (see above); it projects OFFLINE_INDEX_ATTRIBUTES. */
+export const GSI2 = { name: "gsi2", partitionKey: "gsi2pk", sortKey: "gsi2sk" } as const;
+/** Expired ledger, idempotency, history and rollup items carry this (epoch seconds) for TTL. */
 export const TTL_ATTRIBUTE = "expiresAt";
 
 export const DEVICE_PARTITION = "EVSE";
@@ -36,6 +45,25 @@ export const OPEN_GUARD_SORT_KEY = "GUARD";
 export const IDEMPOTENCY_PREFIX = "IDEMPOTENCY#";
 export const CONTROL_PARTITION = "CONTROL";
 export const PAUSE_SORT_KEY = "DECOMMISSION_PAUSE";
+export const HISTORY_PREFIX = "HIST#";
+export const ROLLUP_PREFIX = "AVAIL#";
+export const FLEET_PARTITION = "FLEET";
+export const SNAPSHOT_SORT_KEY = "SNAPSHOT";
+export const OFFLINE_INDEX_PARTITION = "OFFLINE";
+/**
+ * What gsi2 keeps of a device besides its keys: attributes that change only with a change
+ * event, so a heartbeat write of an offline device does not rewrite the index.
+ */
+export const OFFLINE_INDEX_ATTRIBUTES = [
+  "evseId",
+  "cpid",
+  "lockMode",
+  "sampledAt",
+  "connectivity",
+  "lifecycle",
+  "firstSeenAt",
+  "lastChangedAt",
+] as const;
 
 /** The item-level DynamoDB actions a function may be given (never Scan, PartiQL, batch writes). */
 export type ItemAction =
@@ -53,19 +81,33 @@ export type ItemAction =
  * items, nor erase a request's audit trail.
  */
 export const ITEM_ACCESS = {
-  /** Device states (read a page's range, read one, write a new version), the lease and checkpoint, the ledger. Never a request. */
+  /**
+   * Device states (read a page's range, read one, write a new version), the lease and
+   * checkpoint, the ledger; and the only writer of fleet health: history entries (put), rollups
+   * (transitions appended), the snapshot (put). Never a request; never a read of its history.
+   */
   poll: {
     [DEVICE_PARTITION]: ["GetItem", "Query", "PutItem"],
     [POLL_PARTITION]: ["UpdateItem"],
     [LEDGER_PARTITION]: ["UpdateItem", "Query"],
+    [`${HISTORY_PREFIX}*`]: ["PutItem"],
+    [`${ROLLUP_PREFIX}*`]: ["UpdateItem"],
+    [FLEET_PARTITION]: ["PutItem"],
   },
-  /** Requests, their pointers and guards, idempotency keys; reads the devices. */
+  /**
+   * Requests, their pointers and guards, idempotency keys; reads the devices and, never writing
+   * them, the fleet health the poll keeps (history pages, rollups by month or by device, the
+   * snapshot).
+   */
   api: {
     [REQUEST_PARTITION]: ["GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem"],
     [`${REQUEST_BY_EVSE_PREFIX}*`]: ["Query", "PutItem"],
     [`${OPEN_GUARD_PREFIX}*`]: ["GetItem", "PutItem", "DeleteItem"],
     [`${IDEMPOTENCY_PREFIX}*`]: ["GetItem", "PutItem", "UpdateItem", "DeleteItem"],
     [DEVICE_PARTITION]: ["GetItem", "Query"],
+    [`${HISTORY_PREFIX}*`]: ["Query"],
+    [`${ROLLUP_PREFIX}*`]: ["Query", "BatchGetItem"],
+    [FLEET_PARTITION]: ["GetItem"],
   },
   /** Requests (read, transition), guards (free); the pause switch. Devices: `DEVICE_COMPLETION`. */
   executor: {

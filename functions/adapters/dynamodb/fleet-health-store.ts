@@ -1,0 +1,99 @@
+import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { addMonths, monthStart } from "../../core/availability.js";
+import type { HistoryEntry, RollupUpdate, WriteRecords } from "../../core/device-history.js";
+import type { FleetSnapshot } from "../../core/fleet-snapshot.js";
+import type { FleetHealthStore } from "../../ports.js";
+import {
+  FLEET_PARTITION,
+  HISTORY_PREFIX,
+  ROLLUP_PREFIX,
+  SNAPSHOT_SORT_KEY,
+  TTL_ATTRIBUTE,
+} from "./table-design.js";
+
+/** Rollups are kept 13 months after their month ends: a trailing 12 months stays readable. */
+export const ROLLUP_RETENTION_MONTHS = 13;
+
+/** A history entry's sort key: detection time, then the event (or the decommissioned version). */
+export function historySortKey(entry: Pick<HistoryEntry, "at" | "eventId" | "state">): string {
+  return `${entry.at}#${entry.eventId ?? `v${entry.state.version}`}`;
+}
+
+/** When a month's rollup expires (epoch seconds): 13 months after the month ends. */
+export function rollupExpiry(month: string): number {
+  return Math.floor(monthStart(addMonths(month, ROLLUP_RETENTION_MONTHS + 1)) / 1000);
+}
+
+/**
+ * The poll's fleet-health items: history entries (`HIST#<evseId>`), monthly rollups
+ * (`AVAIL#<YYYY-MM>` / EVSE id) and the latest snapshot (`FLEET` / `SNAPSHOT`). Each write is
+ * one PutItem or UpdateItem, which the poll's role may make and no other.
+ */
+export class DynamoFleetHealthStore implements FleetHealthStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly settings: { historyRetentionMs: number },
+  ) {}
+
+  async record(records: WriteRecords): Promise<void> {
+    await Promise.all([
+      ...records.history.map((entry) => this.putHistory(entry)),
+      ...(records.rollup ? [this.appendRollup(records.rollup)] : []),
+    ]);
+  }
+
+  async putSnapshot(snapshot: FleetSnapshot): Promise<void> {
+    await this.db.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { pk: FLEET_PARTITION, sk: SNAPSHOT_SORT_KEY, ...snapshot },
+      }),
+    );
+  }
+
+  /** Keyed by the change: writing the same entry again (a re-run) replaces it with itself. */
+  private async putHistory(entry: HistoryEntry): Promise<void> {
+    const expires = Math.floor((Date.parse(entry.at) + this.settings.historyRetentionMs) / 1000);
+    await this.db.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          pk: `${HISTORY_PREFIX}${entry.evseId}`,
+          sk: historySortKey(entry),
+          ...entry,
+          [TTL_ATTRIBUTE]: expires,
+        },
+      }),
+    );
+  }
+
+  /**
+   * One UpdateItem: the month's start state if the item is new, the latest cpid, the expiry,
+   * and the transitions appended in order.
+   */
+  private async appendRollup(update: RollupUpdate): Promise<void> {
+    const appending = update.transitions.length > 0;
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: `${ROLLUP_PREFIX}${update.month}`, sk: update.evseId },
+        UpdateExpression: `SET #start = if_not_exists(#start, :start), #cpid = :cpid, #expires = :expires${
+          appending ? ", #transitions = list_append(if_not_exists(#transitions, :none), :new)" : ""
+        }`,
+        ExpressionAttributeNames: {
+          "#start": "start",
+          "#cpid": "cpid",
+          "#expires": TTL_ATTRIBUTE,
+          ...(appending ? { "#transitions": "transitions" } : {}),
+        },
+        ExpressionAttributeValues: {
+          ":start": update.start,
+          ":cpid": update.cpid,
+          ":expires": rollupExpiry(update.month),
+          ...(appending ? { ":none": [], ":new": update.transitions } : {}),
+        },
+      }),
+    );
+  }
+}
