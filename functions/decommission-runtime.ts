@@ -9,6 +9,7 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DynamoDecommissionStore } from "./adapters/dynamodb/decommission-store.js";
 import { DynamoDeviceDirectory } from "./adapters/dynamodb/device-directory.js";
 import { DynamoDeviceStore } from "./adapters/dynamodb/device-store.js";
+import { DynamoFleetReader } from "./adapters/dynamodb/fleet-health-reader.js";
 import { DynamoIdempotencyStore } from "./adapters/dynamodb/idempotency-store.js";
 import { DynamoPauseSwitch } from "./adapters/dynamodb/pause-switch.js";
 import { EvEnergyClient } from "./adapters/ev-energy/client.js";
@@ -127,6 +128,7 @@ export function createDecommissionApi(
       settings: { retentionMs: settings.idempotencyRetentionMs, inFlightMs: 30_000 },
     },
     directory: new DynamoDeviceDirectory(parts.documents, parts.tableName),
+    fleet: new DynamoFleetReader(parts.documents, parts.tableName),
     logger: parts.logger,
   });
 }

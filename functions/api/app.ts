@@ -27,7 +27,9 @@ import {
   type RequestSettings,
   rejectRequest,
 } from "../core/decommission/requests.js";
+import type { FleetReader } from "../core/fleet-reports.js";
 import type { Logger } from "../ports.js";
+import { fleetRoutes, silentListing } from "./fleet-routes.js";
 import {
   callerOf,
   header,
@@ -57,6 +59,8 @@ export interface ApiDependencies {
   settings: RequestSettings;
   idempotency: { store: IdempotencyStore; settings: IdempotencySettings };
   directory: DeviceDirectory;
+  /** Fleet health as the poll keeps it (read only). */
+  fleet: FleetReader;
   logger: Logger;
 }
 
@@ -73,7 +77,13 @@ interface Call {
 const JSON_HEADERS = { "Content-Type": "application/json", ...SAFE_HEADERS };
 
 export function createApi(deps: ApiDependencies): ApiHandler {
+  const fleet = {
+    fleet: deps.fleet,
+    devices: deps.requests.devices,
+    clock: deps.requests.clock,
+  };
   const routes: Record<RouteName, (call: Call) => Promise<APIGatewayProxyResult>> = {
+    ...fleetRoutes(fleet),
     createRequest: (call) => create(deps, call),
     listRequests: async (call) => {
       const query = parseQuery(call.request, ListRequestsQuery);
@@ -132,6 +142,9 @@ export function createApi(deps: ApiDependencies): ApiHandler {
     },
     listEvses: async (call) => {
       const query = parseQuery(call.request, ListEvsesQuery);
+      if (query.connectivity !== undefined || query.silentFor !== undefined) {
+        return silentListing(fleet, query);
+      }
       const lifecycle = query.lifecycle ?? "active";
       const page = await deps.directory.list({
         limit: query.limit ?? DEFAULT_PAGE_SIZE,

@@ -6,17 +6,21 @@
 import { z } from "zod";
 import { REQUEST_ID_PATTERN, STATUSES } from "../core/decommission/model.js";
 import { EVSE_ID_PATTERN } from "../core/evse.js";
+import { CSV_COLUMNS, REPORT_MONTHS } from "./fleet-routes.js";
 import { PROBLEM_TYPES } from "./problems.js";
 import { ROUTES } from "./routes.js";
 import {
   ApproveBody,
   CancelBody,
+  CONNECTIVITY_FILTERS,
   CreateRequestBody,
   DEFAULT_PAGE_SIZE,
   LIFECYCLE_FILTERS,
   MAX_BODY_BYTES,
   MAX_PAGE_SIZE,
+  MAX_REPORT_ROWS,
   RejectBody,
+  SILENT_FOR_EXAMPLE,
 } from "./schemas.js";
 
 type Json = Record<string, unknown>;
@@ -161,6 +165,155 @@ const Evse = {
   },
 };
 
+const SilentEvse = {
+  type: "object",
+  description:
+    "An active charger offline for at least `silentFor` (GET /evses?connectivity=offline): the offline index's fields.",
+  required: ["evseId", "sampledAt", "connectivity", "lifecycle", "silentFor"],
+  properties: {
+    evseId: { type: "string" },
+    cpid: nullable({ type: "string" }),
+    lockMode: nullable({ enum: ["UNLOCKED", "SMART", "LOCKED"] }),
+    sampledAt: { ...isoTime, description: "Its last sample: silence is counted from it." },
+    connectivity: { enum: ["offline"] },
+    lifecycle: { enum: ["active"] },
+    firstSeenAt: isoTime,
+    lastChangedAt: isoTime,
+    silentFor: {
+      type: "string",
+      description: "ISO 8601 days, hours and minutes since the last sample.",
+      example: "P8DT2H5M",
+    },
+  },
+};
+
+const EvseHistoryEntry = {
+  type: "object",
+  description: "One change, as published (or, for a decommission, as the executor made it).",
+  required: ["evseId", "at", "type", "eventId", "observedBy", "changes", "state"],
+  properties: {
+    evseId: { type: "string" },
+    at: { ...isoTime, description: "When the change was detected (the event's detectedAt)." },
+    type: {
+      enum: [
+        "EVSE Discovered",
+        "EVSE Status Changed",
+        "EVSE Connectivity Changed",
+        "EVSE Removed",
+        "EVSE Decommissioned",
+      ],
+    },
+    eventId: nullable({
+      type: "string",
+      description: "The published event's id (null for a decommission).",
+    }),
+    observedBy: { enum: ["poll", "executor"] },
+    changes: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["field", "previous", "current"],
+        properties: { field: { type: "string" }, previous: {}, current: {} },
+      },
+    },
+    state: { type: "object", description: "The device's state after the change." },
+  },
+};
+
+const minutes = (description: string) => ({ type: "number", description });
+const AvailabilityFigures = {
+  inFleetMinutes: minutes("Online + offline + unknown."),
+  onlineMinutes: minutes("Online."),
+  offlineMinutes: minutes("Raw outage minutes."),
+  unknownMinutes: minutes("Never reported: counts against availability, not an outage."),
+  excludedMinutes: minutes("Removed, decommissioned or not yet seen."),
+  availabilityPercent: nullable({
+    type: "number",
+    description: "online / inFleet × 100; null when never in the fleet.",
+  }),
+  outages: { type: "integer", description: "Offline periods overlapping the window." },
+  longestOutageMinutes: minutes("The longest, within the window."),
+  stateAtEnd: { type: "string" },
+};
+const windowSchema = {
+  type: "object",
+  properties: { from: isoTime, to: isoTime },
+  description: "The window counted: to is never later than now.",
+};
+
+const EvseAvailability = {
+  type: "object",
+  required: ["evseId", "window", "definition", ...Object.keys(AvailabilityFigures)],
+  properties: {
+    evseId: { type: "string" },
+    window: windowSchema,
+    definition: { type: "string" },
+    ...AvailabilityFigures,
+  },
+};
+
+const FleetAvailabilityReport = {
+  type: "object",
+  required: ["month", "timeZone", "window", "definition", "rows", "pageTotals", "nextCursor"],
+  properties: {
+    month: { type: "string", example: "2026-03" },
+    timeZone: { type: "string", example: "UTC" },
+    window: windowSchema,
+    definition: { type: "string" },
+    rows: {
+      type: "array",
+      items: {
+        type: "object",
+        properties: {
+          evseId: { type: "string" },
+          cpid: nullable({ type: "string" }),
+          ...AvailabilityFigures,
+        },
+      },
+    },
+    pageTotals: {
+      type: "object",
+      description:
+        "This page's rows summed (minutes add up across pages; recompute the percentage).",
+      properties: { devices: { type: "integer" }, ...AvailabilityFigures },
+    },
+    nextCursor: nullable({ type: "string", description: "Also in the Link header (rel=next)." }),
+  },
+};
+
+const count = { type: "integer", minimum: 0 };
+const FleetSnapshot = {
+  type: "object",
+  description: "Counts over the states each page of one complete sweep read.",
+  required: ["sweepId", "completedAt", "devices", "lifecycle", "pluggedIn", "charging"],
+  properties: {
+    sweepId: { type: "string" },
+    startedAt: isoTime,
+    completedAt: isoTime,
+    runs: { ...count, description: "Poll runs that read pages of the sweep." },
+    pages: count,
+    devices: {
+      type: "object",
+      properties: { active: count, online: count, offline: count, unknown: count },
+    },
+    lifecycle: {
+      type: "object",
+      properties: { active: count, removed: count, decommissioned: count },
+    },
+    pluggedIn: { ...count, description: "Online devices plugged in." },
+    charging: { ...count, description: "Online devices charging." },
+    chargePowerWatts: { ...count, description: "Their charge power, summed." },
+    exportPowerWatts: { ...count, description: "Online devices' export power, summed." },
+    lockMode: {
+      type: "object",
+      properties: { UNLOCKED: count, SMART: count, LOCKED: count, none: count },
+    },
+    newlyOffline: count,
+    newlyOnline: count,
+    connectivityDegraded: { type: "boolean" },
+  },
+};
+
 const Problem = {
   type: "object",
   description: "RFC 9457 problem details.",
@@ -219,6 +372,13 @@ const cursor = {
   schema: { type: "string" },
   description: "From `nextCursor`.",
 };
+
+const period = (name: "from" | "to", what: string) => ({
+  name,
+  in: "query",
+  description: what,
+  schema: { type: "string", format: "date-time" },
+});
 
 const OPERATIONS: Record<(typeof ROUTES)[number]["name"], Json> = {
   createRequest: {
@@ -295,18 +455,35 @@ const OPERATIONS: Record<(typeof ROUTES)[number]["name"], Json> = {
     },
   },
   listEvses: {
-    summary: "List the devices' last-seen state, in id order",
+    summary:
+      "List the devices' last-seen state, in id order; with connectivity=offline, the silent chargers, oldest sample first",
     parameters: [
       {
         name: "lifecycle",
         in: "query",
         schema: { enum: [...LIFECYCLE_FILTERS], default: "active" },
       },
+      {
+        name: "connectivity",
+        in: "query",
+        description: "offline: the offline index (active chargers only), oldest sample first.",
+        schema: { enum: [...CONNECTIVITY_FILTERS] },
+      },
+      {
+        name: "silentFor",
+        in: "query",
+        description:
+          "With connectivity=offline: only chargers whose last sample is at least this old (ISO 8601 days, hours, minutes).",
+        schema: { type: "string", example: SILENT_FOR_EXAMPLE },
+      },
       limit,
       cursor,
     ],
     responses: {
-      "200": { description: "A page.", content: json(page("Evse")) },
+      "200": {
+        description: "A page.",
+        content: json({ oneOf: [page("Evse"), page("SilentEvse")] }),
+      },
       ...problems(400, 401, 403),
     },
   },
@@ -318,14 +495,91 @@ const OPERATIONS: Record<(typeof ROUTES)[number]["name"], Json> = {
       ...problems(401, 403, 404),
     },
   },
+  evseHistory: {
+    summary: "A device's changes, newest first (kept 90 days by default)",
+    parameters: [
+      idParameter("The EVSE id."),
+      period("from", "Oldest detection time to include (default: as far back as kept)."),
+      period("to", "Newest detection time to include (default: now)."),
+      limit,
+      cursor,
+    ],
+    responses: {
+      "200": { description: "A page.", content: json(page("EvseHistoryEntry")) },
+      ...problems(400, 401, 403, 404),
+    },
+  },
+  evseAvailability: {
+    summary: "A device's NEVI-style availability over a window (not a compliance figure)",
+    parameters: [
+      idParameter("The EVSE id."),
+      period("from", `Default: 30 days before to; no earlier than ${REPORT_MONTHS} months back.`),
+      period("to", "Default and latest: now."),
+    ],
+    responses: {
+      "200": { description: "The figures.", content: json(ref("EvseAvailability")) },
+      ...problems(400, 401, 403, 404),
+    },
+  },
+  fleetSnapshot: {
+    summary: "The fleet as the last complete sweep saw it",
+    responses: {
+      "200": { description: "The latest snapshot.", content: json(ref("FleetSnapshot")) },
+      ...problems(401, 403, 404),
+    },
+  },
+  fleetAvailability: {
+    summary: "The fleet's NEVI-style availability for a month, one row per device, JSON or CSV",
+    parameters: [
+      {
+        name: "month",
+        in: "query",
+        required: true,
+        description: `YYYY-MM: the current month or one of the ${REPORT_MONTHS - 1} before it.`,
+        schema: { type: "string", pattern: "^\\d{4}-(0[1-9]|1[0-2])$" },
+      },
+      {
+        name: "tz",
+        in: "query",
+        description: "IANA time zone of the month's boundaries (default UTC).",
+        schema: { type: "string", example: "Europe/London" },
+      },
+      {
+        name: "limit",
+        in: "query",
+        schema: { type: "integer", minimum: 1, maximum: MAX_REPORT_ROWS, default: MAX_REPORT_ROWS },
+      },
+      cursor,
+      {
+        name: "Accept",
+        in: "header",
+        description: "text/csv for CSV (a header line, then one line per device).",
+        schema: { type: "string" },
+      },
+    ],
+    responses: {
+      "200": {
+        description: `A page of at most ${MAX_REPORT_ROWS} rows; the next page is in the Link header (rel="next").`,
+        headers: { Link: { schema: { type: "string" } } },
+        content: {
+          "application/json": { schema: ref("FleetAvailabilityReport") },
+          "text/csv": {
+            schema: { type: "string", description: `Columns: ${CSV_COLUMNS.join(", ")}.` },
+          },
+        },
+      },
+      ...problems(400, 401, 403, 406),
+    },
+  },
 };
 
 const PROBLEM_STATUSES: Record<number, string> = {
   400: "Malformed or invalid input (body, query, headers, cursor).",
   401: "No caller identity.",
   403: "Not allowed: not an approver, self-approval, not the requester, or an unsupported caller.",
-  404: "No such request, EVSE or route.",
+  404: "No such request, EVSE or route, or no fleet snapshot yet.",
   405: "Method not allowed on this resource.",
+  406: "The Accept header allows neither application/json nor text/csv.",
   409: "Conflict with the request's state (status, expiry, open request, charging, key in flight).",
   413: `Body over ${MAX_BODY_BYTES} bytes.`,
   415: "Body not sent as application/json.",
@@ -343,10 +597,10 @@ export function openApiDocument(): Json {
   return {
     openapi: "3.1.0",
     info: {
-      title: "evse-ops decommission API",
+      title: "evse-ops API",
       version: "1.0.0",
       description:
-        "Request, approve and follow the decommissioning of EV chargers. Every call is signed with SigV4 (API Gateway AWS_IAM); the caller's IAM identity is who acted. Every non-2xx answer is application/problem+json (RFC 9457), API Gateway's own answers included.",
+        "Request, approve and follow the decommissioning of EV chargers, and read the fleet's health (snapshot, history, availability, silent chargers). Every call is signed with SigV4 (API Gateway AWS_IAM); the caller's IAM identity is who acted. Every non-2xx answer is application/problem+json (RFC 9457), API Gateway's own answers included.",
     },
     security: [{ sigv4: [] }],
     paths,
@@ -369,6 +623,11 @@ export function openApiDocument(): Json {
         HistoryEntry,
         Principal,
         Evse,
+        SilentEvse,
+        EvseHistoryEntry,
+        EvseAvailability,
+        FleetAvailabilityReport,
+        FleetSnapshot,
         Problem,
       },
       responses: Object.fromEntries(

@@ -137,6 +137,8 @@ export const PROBLEM_TYPES: readonly string[] = [
     "unsupported-media-type",
     "not-found",
     "method-not-allowed",
+    "not-acceptable",
+    "fleet-snapshot-not-found",
     "unauthenticated",
     "internal-error",
     // Answered by API Gateway itself (Gateway Responses), see infra/constructs/decommission-api.ts.

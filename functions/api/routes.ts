@@ -11,6 +11,10 @@ export const ROUTES = [
   { name: "cancelRequest", method: "POST", path: "/decommission-requests/{id}/cancel" },
   { name: "listEvses", method: "GET", path: "/evses" },
   { name: "getEvse", method: "GET", path: "/evses/{id}" },
+  { name: "evseHistory", method: "GET", path: "/evses/{id}/history" },
+  { name: "evseAvailability", method: "GET", path: "/evses/{id}/availability" },
+  { name: "fleetSnapshot", method: "GET", path: "/fleet" },
+  { name: "fleetAvailability", method: "GET", path: "/fleet/availability" },
 ] as const;
 
 export type RouteName = (typeof ROUTES)[number]["name"];

@@ -3,7 +3,9 @@
  * document is generated from the same schemas (see openapi.ts).
  */
 import { z } from "zod";
+import { isTimeZone } from "../core/availability.js";
 import { STATUSES } from "../core/decommission/model.js";
+import { parseDuration } from "../core/duration.js";
 import { EVSE_ID_PATTERN } from "../core/evse.js";
 
 /** The handler refuses bodies over this many bytes with a 413. */
@@ -74,11 +76,71 @@ export const ListRequestsQuery = z.strictObject({
 });
 
 export const LIFECYCLE_FILTERS = ["active", "removed", "decommissioned", "all"] as const;
+/** The one connectivity indexed: listing online or unknown devices would read the whole fleet. */
+export const CONNECTIVITY_FILTERS = ["offline"] as const;
+export const SILENT_FOR_EXAMPLE = "P7D";
 export const ListEvsesQuery = z.strictObject({
   lifecycle: z
     .enum(LIFECYCLE_FILTERS, { error: `must be one of ${LIFECYCLE_FILTERS.join(", ")}` })
     .optional(),
+  connectivity: z
+    .enum(CONNECTIVITY_FILTERS, {
+      error:
+        "must be offline: only offline chargers are indexed (listing online or unknown ones would read the whole fleet)",
+    })
+    .optional(),
+  silentFor: z
+    .string()
+    .max(32, { error: "must be an ISO 8601 duration in days, hours and minutes, such as P7D" })
+    .refine((value) => parseDuration(value) !== undefined, {
+      error:
+        "must be an ISO 8601 duration in days, hours and minutes, such as P7D, PT12H or P1DT6H",
+    })
+    .optional(),
   limit,
+  cursor,
+});
+
+/** An instant: ISO 8601 with a time zone (`Z` or an offset). */
+const instant = z.iso
+  .datetime({
+    offset: true,
+    error: "must be an ISO 8601 date-time with a time zone, such as 2026-03-02T08:00:00Z",
+  })
+  .transform((value) => Date.parse(value));
+
+export const HistoryQuery = z.strictObject({
+  from: instant.optional(),
+  to: instant.optional(),
+  limit,
+  cursor,
+});
+
+export const AvailabilityQuery = z.strictObject({
+  from: instant.optional(),
+  to: instant.optional(),
+});
+
+/** Rows of a fleet report page: a Lambda response is capped at 6 MB, a row is ~200 bytes. */
+export const MAX_REPORT_ROWS = 5000;
+export const FleetAvailabilityQuery = z.strictObject({
+  month: z
+    .string({ error: "is required: the month as YYYY-MM" })
+    .regex(/^\d{4}-(0[1-9]|1[0-2])$/, { error: "must be a month as YYYY-MM, such as 2026-03" }),
+  tz: z
+    .string()
+    .refine((zone) => isTimeZone(zone), {
+      error: "must be an IANA time zone name, such as Europe/London",
+    })
+    .optional(),
+  limit: z
+    .string()
+    .regex(/^\d{1,4}$/, { error: `must be a whole number from 1 to ${MAX_REPORT_ROWS}` })
+    .transform(Number)
+    .refine((n) => n >= 1 && n <= MAX_REPORT_ROWS, {
+      error: `must be a whole number from 1 to ${MAX_REPORT_ROWS}`,
+    })
+    .optional(),
   cursor,
 });
 

@@ -1,11 +1,12 @@
 /**
- * The published contract of the change events on the bus: zod schemas that the tests check
+ * The published contract of the change and fleet events on the bus: zod schemas that the tests check
  * every published event against, and that `npm run docs:schemas` turns into the JSON Schemas
  * under docs/events/ for consumers.
  */
 import { z } from "zod";
 import { STATUS_FIELDS } from "./device-state.js";
 import { EVSE_ID_PATTERN } from "./evse.js";
+import { FLEET_DEGRADED, FLEET_RESTORED } from "./fleet-alert.js";
 
 const isoTime = z.iso.datetime({ offset: true });
 
@@ -67,4 +68,64 @@ export const CHANGE_EVENT_SCHEMAS = {
     .object({ ...common, previous: DeviceStateSchema })
     .strict()
     .meta({ description: "A complete sweep no longer listed the EVSE." }),
+} as const;
+
+const fleetWindow = z
+  .object({ from: isoTime, to: isoTime })
+  .strict()
+  .meta({ description: "The time the counts cover." });
+
+/** The fleet-wide events: one each way per episode, whatever the number of devices. */
+export const FLEET_EVENT_SCHEMAS = {
+  [FLEET_DEGRADED]: z
+    .object({
+      eventId: common.eventId,
+      detectedAt: isoTime,
+      sweepId: z.string().min(1).meta({ description: "The sweep that crossed the threshold." }),
+      newlyOffline: z
+        .number()
+        .int()
+        .nonnegative()
+        .meta({ description: "Devices this sweep found newly offline so far." }),
+      activeFleet: z
+        .number()
+        .int()
+        .positive()
+        .meta({ description: "Active devices of the last complete sweep." }),
+      thresholdShare: z.number().gt(0).lte(1),
+      threshold: z
+        .number()
+        .int()
+        .positive()
+        .meta({ description: "thresholdShare of activeFleet, rounded up: the count crossed." }),
+      devicesRead: z.number().int().nonnegative(),
+      baselineOffline: z
+        .number()
+        .int()
+        .nonnegative()
+        .meta({ description: "Devices offline in the last complete sweep." }),
+      window: fleetWindow,
+    })
+    .strict()
+    .meta({
+      description:
+        "A large share of the fleet went offline within one sweep: one upstream problem, one event. Per-device events are published as usual.",
+    }),
+  [FLEET_RESTORED]: z
+    .object({
+      eventId: common.eventId,
+      detectedAt: isoTime,
+      sweepId: z.string().min(1).meta({ description: "The complete sweep that found it back." }),
+      degradedSweepId: z.string().min(1),
+      degradedAt: isoTime,
+      offline: z.number().int().nonnegative(),
+      baselineOffline: z.number().int().nonnegative(),
+      activeFleet: z.number().int().nonnegative(),
+      window: fleetWindow,
+    })
+    .strict()
+    .meta({
+      description:
+        "A complete sweep found the offline count back within half the threshold of what it was before the degradation.",
+    }),
 } as const;

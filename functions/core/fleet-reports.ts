@@ -69,20 +69,6 @@ export interface FleetReader {
   }): Promise<Page<OfflineDevice>>;
 }
 
-/** No sweep has completed yet, so there is no snapshot to serve. */
-export class NoSnapshotYet extends Error {
-  override readonly name = "NoSnapshotYet";
-  constructor() {
-    super("no sweep of the fleet has completed yet; the first snapshot follows the first one");
-  }
-}
-
-export async function latestSnapshot(reader: FleetReader): Promise<FleetSnapshot> {
-  const snapshot = await reader.latestSnapshot();
-  if (snapshot === undefined) throw new NoSnapshotYet();
-  return snapshot;
-}
-
 export interface AvailabilityReport {
   window: { from: string; to: string };
   rows: Array<Availability & { evseId: string; cpid: string | null }>;

@@ -4,10 +4,13 @@ import {
   DECOMMISSION_EVENT_TYPES,
   EXECUTION_REQUESTED,
 } from "../../functions/core/decommission/model.js";
-import { CHANGE_EVENT_SCHEMAS } from "../../functions/core/event-schemas.js";
+import { CHANGE_EVENT_SCHEMAS, FLEET_EVENT_SCHEMAS } from "../../functions/core/event-schemas.js";
 
-/** What the poll publishes: the change events of docs/events/. */
-export const CHANGE_DETAIL_TYPES: readonly string[] = Object.keys(CHANGE_EVENT_SCHEMAS);
+/** What the poll publishes: the change events and the fleet-wide events of docs/events/. */
+export const CHANGE_DETAIL_TYPES: readonly string[] = [
+  ...Object.keys(CHANGE_EVENT_SCHEMAS),
+  ...Object.keys(FLEET_EVENT_SCHEMAS),
+];
 
 /** The decommission lifecycle events. */
 export const DECOMMISSION_DETAIL_TYPES: readonly string[] = DECOMMISSION_EVENT_TYPES;
