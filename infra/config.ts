@@ -330,6 +330,21 @@ const decommissionSchema = z.strictObject({
 });
 export type DecommissionSettings = z.output<typeof decommissionSchema>;
 
+const fleetHealthSchema = z.strictObject({
+  /** How long each device's history entries are kept (DynamoDB TTL on `expiresAt`). */
+  historyRetentionDays: wholeNumber(1, 3650).default(90),
+  /**
+   * The share of the last complete sweep's active fleet that, newly offline within one sweep,
+   * makes the one `EVSE Fleet Connectivity Degraded` event and its alarm.
+   */
+  degradedShare: z
+    .number({ error: (issue) => `${missing(issue.input)}expected a number above 0 and ≤ 1` })
+    .gt(0, { error: "expected a number above 0 and ≤ 1" })
+    .lte(1, { error: "expected a number above 0 and ≤ 1" })
+    .default(0.2),
+});
+export type FleetHealthSettings = z.output<typeof fleetHealthSchema>;
+
 const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/;
 
 /** Where alarms go: a topic this app creates, or an existing one. */
@@ -378,6 +393,7 @@ const stageSchema = z
     events: eventsSchema.prefault({}),
     decommission: decommissionSchema.prefault({}),
     monitoring: monitoringSchema.prefault({}),
+    fleetHealth: fleetHealthSchema.prefault({}),
     /** No default: how long logs are kept is a per-stage decision. */
     logRetentionDays,
     /** No default: a stage must say whether its data outlives the stack. */

@@ -1,6 +1,6 @@
 import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
 import type { Construct } from "constructs";
-import { GSI1 } from "../functions/adapters/dynamodb/table-design.js";
+import { GSI1, GSI2 } from "../functions/adapters/dynamodb/table-design.js";
 import type { StageConfig } from "./config.js";
 import { ApproverAccess } from "./constructs/approver-access.js";
 import { DecommissionApi } from "./constructs/decommission-api.js";
@@ -30,6 +30,7 @@ export class StatelessStack extends Stack {
       stage: config.stage,
       poll: config.poll,
       evEnergy: config.evEnergy,
+      fleetHealth: config.fleetHealth,
       eventSource: config.events.source,
       logRetention: config.logRetentionDays,
       removalPolicy: config.removalPolicy,
@@ -78,7 +79,7 @@ export class StatelessStack extends Stack {
       pollIntervalMinutes: config.poll.scheduleMinutes,
       alarmTopic: props.alarmTopic,
       table: props.table,
-      tableIndexes: [GSI1.name],
+      tableIndexes: [GSI1.name, GSI2.name],
       poller: this.poller,
       decommission: this.decommission.monitoringTargets(),
     });

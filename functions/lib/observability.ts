@@ -83,5 +83,4 @@ export function recordFleetMetrics(target: Metrics, summary: PollSummary): void 
   if (summary.fleetDegraded !== null) {
     target.addMetric("FleetConnectivityDegraded", MetricUnit.Count, summary.fleetDegraded ? 1 : 0);
   }
-  target.addMetric("FleetEvents", MetricUnit.Count, summary.fleetEvents);
 }

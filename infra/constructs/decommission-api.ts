@@ -233,7 +233,10 @@ export class DecommissionApi extends Construct {
     // Each function only its own items (table-design.ts, ITEM_ACCESS), with the actions its
     // adapters call: the request store (Get/Put/Update/Query, BatchGet to list by EVSE), the
     // guards (Put to claim, Get, Delete to release), idempotency keys (Put/Get/Update/Delete).
-    grantItemAccess(props.table, this.apiFunction, ITEM_ACCESS.api, { queryIndex: true });
+    grantItemAccess(props.table, this.apiFunction, ITEM_ACCESS.api, {
+      queryIndex: true,
+      queryOfflineIndex: true,
+    });
     // The executor reaches devices only to mark the one it deleted (grantDeviceCompletion).
     grantItemAccess(props.table, this.executorFunction, ITEM_ACCESS.executor);
     grantDeviceCompletion(props.table, this.executorFunction);

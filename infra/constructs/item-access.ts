@@ -3,6 +3,7 @@ import { type IGrantable, PolicyStatement } from "aws-cdk-lib/aws-iam";
 import {
   DEVICE_COMPLETION,
   GSI1,
+  GSI2,
   type ItemAction,
 } from "../../functions/adapters/dynamodb/table-design.js";
 
@@ -18,12 +19,14 @@ import {
  *
  * `queryIndex` adds Query on gsi1, with no LeadingKeys condition: gsi1 holds only decommission
  * requests (only they carry gsi1pk), which the functions given it read anyway.
+ * `queryOfflineIndex` adds Query on gsi2, likewise: it holds only offline device items (only
+ * they carry gsi2pk), a few of their attributes, which the API reads on the table anyway.
  */
 export function grantItemAccess(
   table: ITableV2,
   grantee: IGrantable,
   access: Readonly<Record<string, readonly ItemAction[]>>,
-  options: { queryIndex?: boolean } = {},
+  options: { queryIndex?: boolean; queryOfflineIndex?: boolean } = {},
 ): void {
   const principal = grantee.grantPrincipal;
   const byActions = new Map<string, string[]>();
@@ -39,6 +42,14 @@ export function grantItemAccess(
       new PolicyStatement({
         actions: ["dynamodb:Query"],
         resources: [`${table.tableArn}/index/${GSI1.name}`],
+      }),
+    );
+  }
+  if (options.queryOfflineIndex === true) {
+    principal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ["dynamodb:Query"],
+        resources: [`${table.tableArn}/index/${GSI2.name}`],
       }),
     );
   }

@@ -10,6 +10,7 @@ import {
   type IWidget,
   MathExpression,
   Metric,
+  SingleValueWidget,
   Stats,
   TextWidget,
   TreatMissingData,
@@ -115,6 +116,7 @@ export class Monitoring extends Construct {
 
     const sections: IWidget[][] = [
       ...this.pollSection(props),
+      ...this.fleetSection(props),
       this.tableSection(props),
       ...(props.decommission ? this.decommissionSection(props.decommission, props.settings) : []),
     ];
@@ -263,6 +265,98 @@ export class Monitoring extends Construct {
             metric("PollDuration", Stats.AVERAGE, "Average run (ms)"),
           ],
           width: 8,
+        }),
+      ],
+    ];
+  }
+
+  /**
+   * The fleet as each complete sweep saw it (the poll emits the snapshot when a run completes a
+   * sweep), and the fleet-wide alert: 1 while the fleet is degraded, from every run.
+   */
+  private fleetSection({ settings, poller }: MonitoringProps): IWidget[][] {
+    const fn = poller.pollFunction;
+    // A window that holds at least one complete sweep when the poll is healthy.
+    const period = Duration.minutes(settings.noCompleteSweepMinutes);
+    const metric = (name: string, label: string, statistic: string = Stats.AVERAGE) =>
+      appMetric(fn, name, { statistic, period, label });
+    this.alarm("poll-fleet-connectivity-degraded", {
+      description:
+        "A large share of the fleet went offline within one sweep (EVSE Fleet Connectivity Degraded): an ev.energy data delay or a real outage. Clears with EVSE Fleet Connectivity Restored.",
+      metric: appMetric(fn, "FleetConnectivityDegraded", {
+        statistic: Stats.MAXIMUM,
+        period: this.pollPeriod,
+      }),
+      threshold: 1,
+    });
+    return [
+      [
+        new SingleValueWidget({
+          title: "Fleet now (last complete sweep)",
+          metrics: [
+            metric("FleetActive", "EVSEs", Stats.MAXIMUM),
+            metric("FleetOnline", "Online", Stats.MAXIMUM),
+            metric("FleetOffline", "Offline", Stats.MAXIMUM),
+            metric("FleetCharging", "Charging", Stats.MAXIMUM),
+            metric("FleetChargePowerWatts", "Charge power (W)", Stats.MAXIMUM),
+          ],
+          width: 24,
+        }),
+      ],
+      [
+        new GraphWidget({
+          title: "Fleet by connectivity",
+          left: [
+            metric("FleetOnline", "Online"),
+            metric("FleetOffline", "Offline"),
+            metric("FleetUnknown", "Unknown (never reported)"),
+          ],
+          stacked: true,
+          width: 8,
+        }),
+        new GraphWidget({
+          title: "Plugged in and charging (online EVSEs); power (W)",
+          left: [metric("FleetPluggedIn", "Plugged in"), metric("FleetCharging", "Charging")],
+          right: [
+            metric("FleetChargePowerWatts", "Charge power (W)"),
+            metric("FleetExportPowerWatts", "Export power (W)"),
+          ],
+          width: 8,
+        }),
+        new GraphWidget({
+          title: "Fleet connectivity degraded (1 = yes); newly offline per sweep",
+          left: [
+            appMetric(fn, "FleetConnectivityDegraded", {
+              statistic: Stats.MAXIMUM,
+              period: this.pollPeriod,
+              label: "Degraded",
+            }),
+          ],
+          right: [metric("FleetNewlyOffline", "Newly offline in the sweep", Stats.MAXIMUM)],
+          leftYAxis: { min: 0, max: 1 },
+          width: 8,
+        }),
+      ],
+      [
+        new GraphWidget({
+          title: "Fleet by lifecycle",
+          left: [
+            metric("FleetActive", "Active"),
+            metric("FleetRemoved", "Removed"),
+            metric("FleetDecommissioned", "Decommissioned"),
+          ],
+          width: 12,
+        }),
+        new GraphWidget({
+          title: "Active EVSEs by lock mode",
+          left: [
+            metric("FleetLockUnlocked", "UNLOCKED"),
+            metric("FleetLockSmart", "SMART"),
+            metric("FleetLockLocked", "LOCKED"),
+            metric("FleetLockNone", "None"),
+          ],
+          stacked: true,
+          width: 12,
         }),
       ],
     ];

@@ -7,7 +7,7 @@ import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import type { Queue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { ITEM_ACCESS } from "../../functions/adapters/dynamodb/table-design.js";
-import type { EvEnergySettings, PollSettings } from "../config.js";
+import type { EvEnergySettings, FleetHealthSettings, PollSettings } from "../config.js";
 import { CHANGE_DETAIL_TYPES, grantPublish } from "./bus-publishing.js";
 import { grantItemAccess } from "./item-access.js";
 import { LambdaFunction } from "./lambda-function.js";
@@ -17,6 +17,8 @@ export interface PollerProps {
   readonly stage: string;
   readonly poll: PollSettings;
   readonly evEnergy: EvEnergySettings;
+  /** History retention and the fleet-wide alert's share; defaults when left out. */
+  readonly fleetHealth?: FleetHealthSettings;
   /** The `source` of the change events. */
   readonly eventSource: string;
   readonly logRetention: RetentionDays;
@@ -82,12 +84,15 @@ export class Poller extends Construct {
         RESERVE_REQUESTS: String(poll.reserveRequests),
         RATE_LIMIT_DEFAULT: String(poll.rateLimitDefault),
         SCHEDULE_MINUTES: String(poll.scheduleMinutes),
+        HISTORY_RETENTION_DAYS: String(props.fleetHealth?.historyRetentionDays ?? 90),
+        FLEET_DEGRADED_SHARE: String(props.fleetHealth?.degradedShare ?? 0.2),
       },
     });
 
     // What the poll needs, and nothing else: read its one credential, read and write its own
-    // items (devices, lease and checkpoint, ledger; never a decommission request), publish its
-    // change events (and no other detail-type) on its own bus.
+    // items (devices, lease and checkpoint, ledger; write the fleet-health items; never a
+    // decommission request), publish its change and fleet events (and no other detail-type) on
+    // its own bus.
     props.readSecret.grantRead(this.pollFunction);
     grantItemAccess(props.table, this.pollFunction, ITEM_ACCESS.poll);
     grantPublish(props.bus, this.pollFunction, props.eventSource, CHANGE_DETAIL_TYPES);

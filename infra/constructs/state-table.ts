@@ -8,7 +8,13 @@ import {
   TableV2,
 } from "aws-cdk-lib/aws-dynamodb";
 import { Construct } from "constructs";
-import { GSI1, TABLE_KEYS, TTL_ATTRIBUTE } from "../../functions/adapters/dynamodb/table-design.js";
+import {
+  GSI1,
+  GSI2,
+  OFFLINE_INDEX_ATTRIBUTES,
+  TABLE_KEYS,
+  TTL_ATTRIBUTE,
+} from "../../functions/adapters/dynamodb/table-design.js";
 
 export interface StateTableProps {
   /** RETAIN also turns on deletion protection; DESTROY lets the stack take the table with it. */
@@ -17,13 +23,17 @@ export interface StateTableProps {
 
 /**
  * The single DynamoDB table holding device state, the poll's ledger, checkpoints and lease,
- * and decommission requests: a generic `pk`/`sk` key, plus the `gsi1` index (`gsi1pk`/`gsi1sk`,
- * all attributes) for listings such as requests by status. The key design lives in
+ * fleet health (history, rollups, snapshot) and decommission requests: a generic `pk`/`sk` key,
+ * plus the `gsi1` index (`gsi1pk`/`gsi1sk`, all attributes) for listings such as requests by
+ * status, and the sparse `gsi2` (`gsi2pk`/`gsi2sk`), the offline index: only offline devices
+ * carry its keys, and it projects only attributes that change with a change event, so keeping
+ * it costs no request and an offline device's heartbeat no index write. The key design lives in
  * functions/adapters/dynamodb/table-design.ts, which the adapters share.
  *
  * On-demand billing (the poll writes in bursts every few minutes, then nothing), point-in-time
  * recovery always on, encryption with the AWS-managed key, and DynamoDB TTL on `expiresAt`
- * (epoch seconds) so that ledger minutes and idempotency keys the code stops reading are
+ * (epoch seconds) so that ledger minutes, idempotency keys, history entries and rollups the
+ * code stops reading are
  * deleted at no cost. TTL deletion is lazy (up to days late), so the code never relies on it
  * for correctness.
  */
@@ -48,6 +58,13 @@ export class StateTable extends Construct {
           partitionKey: { name: GSI1.partitionKey, type: AttributeType.STRING },
           sortKey: { name: GSI1.sortKey, type: AttributeType.STRING },
           projectionType: ProjectionType.ALL,
+        },
+        {
+          indexName: GSI2.name,
+          partitionKey: { name: GSI2.partitionKey, type: AttributeType.STRING },
+          sortKey: { name: GSI2.sortKey, type: AttributeType.STRING },
+          projectionType: ProjectionType.INCLUDE,
+          nonKeyAttributes: [...OFFLINE_INDEX_ATTRIBUTES],
         },
       ],
     });

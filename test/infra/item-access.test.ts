@@ -31,6 +31,10 @@ const IDEMPOTENCY = {
 const POINTER = { "dynamodb:LeadingKeys": ["DCR_EVSE#evse01JQBEYCCN0Z44RW00E6GZCE86"] };
 const DEVICE = { "dynamodb:LeadingKeys": ["EVSE"] };
 const PAUSE_SWITCH = { "dynamodb:LeadingKeys": ["CONTROL"] };
+const HISTORY = { "dynamodb:LeadingKeys": ["HIST#evse01JQBEYCCN0Z44RW00E6GZCE86"] };
+const ROLLUP = { "dynamodb:LeadingKeys": ["AVAIL#2026-03"] };
+const SNAPSHOT = { "dynamodb:LeadingKeys": ["FLEET"] };
+const FLEET_HEALTH = [HISTORY, ROLLUP, SNAPSHOT];
 const WRITES = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"];
 
 describe("item access, simulated", () => {
@@ -148,6 +152,87 @@ describe("item access, simulated", () => {
       expect(
         await decide(poll, "dynamodb:BatchGetItem", { "dynamodb:LeadingKeys": ["EVSE", "DCR"] }),
       ).toBe("ImplicitlyDenied");
+    });
+  });
+
+  describe("fleet health: history, rollups, the snapshot and the offline index", () => {
+    it("only the poll writes them, each with the one write its code makes, and it reads none", async () => {
+      const { poll } = functions();
+      // partition: [allowed, denied]
+      const expected: Array<[Context, string[], string[]]> = [
+        [HISTORY, ["PutItem"], ["UpdateItem", "DeleteItem", "GetItem", "Query"]],
+        [ROLLUP, ["UpdateItem"], ["PutItem", "DeleteItem", "GetItem", "Query", "BatchGetItem"]],
+        [SNAPSHOT, ["PutItem"], ["UpdateItem", "DeleteItem", "GetItem"]],
+      ];
+      for (const [context, allowed, denied] of expected) {
+        for (const action of allowed) {
+          expect(await decide(poll, `dynamodb:${action}`, context), action).toBe("Allowed");
+        }
+        for (const action of denied) {
+          expect(await decide(poll, `dynamodb:${action}`, context), action).toBe(
+            "ImplicitlyDenied",
+          );
+        }
+      }
+      const offline = { "dynamodb:LeadingKeys": ["OFFLINE"] };
+      expect(await decide(poll, "dynamodb:Query", offline, `${table}/index/gsi2`)).toBe(
+        "ImplicitlyDenied",
+      );
+    });
+
+    it("the API reads them (history pages, rollups by month or device, the snapshot, the offline index) and writes none", async () => {
+      const { api } = functions();
+      expect(await decide(api, "dynamodb:Query", HISTORY)).toBe("Allowed");
+      expect(await decide(api, "dynamodb:Query", ROLLUP)).toBe("Allowed");
+      expect(await decide(api, "dynamodb:BatchGetItem", ROLLUP)).toBe("Allowed");
+      expect(
+        await decide(api, "dynamodb:BatchGetItem", {
+          "dynamodb:LeadingKeys": ["AVAIL#2026-02", "AVAIL#2026-03"],
+        }),
+      ).toBe("Allowed");
+      expect(await decide(api, "dynamodb:GetItem", SNAPSHOT)).toBe("Allowed");
+      expect(
+        await decide(
+          api,
+          "dynamodb:Query",
+          { "dynamodb:LeadingKeys": ["OFFLINE"] },
+          `${table}/index/gsi2`,
+        ),
+      ).toBe("Allowed");
+      for (const context of FLEET_HEALTH) {
+        for (const action of WRITES) {
+          expect(await decide(api, action, context), `${action} ${JSON.stringify(context)}`).toBe(
+            "ImplicitlyDenied",
+          );
+        }
+      }
+      // A batch that reaches beyond the rollups is refused as a whole.
+      expect(
+        await decide(api, "dynamodb:BatchGetItem", {
+          "dynamodb:LeadingKeys": ["AVAIL#2026-03", "POLL"],
+        }),
+      ).toBe("ImplicitlyDenied");
+    });
+
+    it("the executor, the reconciler and the dead-letter function touch none of them", async () => {
+      const { executor, reconciler, deadLetters } = functions();
+      for (const fn of [executor, reconciler, deadLetters]) {
+        for (const context of FLEET_HEALTH) {
+          for (const action of [...WRITES, "dynamodb:GetItem", "dynamodb:Query"]) {
+            expect(await decide(fn, action, context), `${action} ${JSON.stringify(context)}`).toBe(
+              "ImplicitlyDenied",
+            );
+          }
+        }
+        expect(
+          await decide(
+            fn,
+            "dynamodb:Query",
+            { "dynamodb:LeadingKeys": ["OFFLINE"] },
+            `${table}/index/gsi2`,
+          ),
+        ).toBe("ImplicitlyDenied");
+      }
     });
   });
 

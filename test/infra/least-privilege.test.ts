@@ -162,6 +162,12 @@ describe("least privilege and safe defaults", () => {
           condition: held(operator, keys),
         });
         const listByStatus = { actions: ["dynamodb:Query"], resources: [index] };
+        const offlineIndex = { "Fn::Join": ["", [table, "/index/gsi2"]] };
+        // CDK merges the API's two index grants (requests by status, the offline index).
+        const listByStatusAndOffline = {
+          actions: ["dynamodb:Query"],
+          resources: [index, offlineIndex],
+        };
         // Requests read and moved (never created or deleted), guards freed, the switch read.
         const settling = [
           on(["GetItem", "UpdateItem"], "StringEquals", ["DCR"]),
@@ -172,8 +178,11 @@ describe("least privilege and safe defaults", () => {
         expect(dynamoGrants(stage)).toEqual({
           poll: [
             on(["GetItem", "PutItem", "Query"], "StringEquals", ["EVSE"]),
-            on(["UpdateItem"], "StringEquals", ["POLL"]),
+            // The checkpoint, and the rollups (transitions appended): the only writer of both.
+            on(["UpdateItem"], "StringLike", ["POLL", "AVAIL#*"]),
             on(["Query", "UpdateItem"], "StringEquals", ["LEDGER"]),
+            // History entries and the snapshot: put by the poll alone, never read by it.
+            on(["PutItem"], "StringLike", ["HIST#*", "FLEET"]),
           ],
           api: [
             on(["BatchGetItem", "GetItem", "PutItem", "Query", "UpdateItem"], "StringEquals", [
@@ -183,7 +192,11 @@ describe("least privilege and safe defaults", () => {
             on(["DeleteItem", "GetItem", "PutItem"], "StringLike", ["EVSE_OPEN#*"]),
             on(["DeleteItem", "GetItem", "PutItem", "UpdateItem"], "StringLike", ["IDEMPOTENCY#*"]),
             on(["GetItem", "Query"], "StringEquals", ["EVSE"]),
-            listByStatus,
+            // Fleet health, read only: history pages, rollups by month or by device, the snapshot.
+            on(["Query"], "StringLike", ["HIST#*"]),
+            on(["BatchGetItem", "Query"], "StringLike", ["AVAIL#*"]),
+            on(["GetItem"], "StringEquals", ["FLEET"]),
+            listByStatusAndOffline,
           ],
           executor: [
             ...settling,
@@ -319,7 +332,7 @@ describe("least privilege and safe defaults", () => {
       }
     });
 
-    it("the poller may publish only its change events", () => {
+    it("the poller may publish only its change and fleet events", () => {
       for (const stage of stages()) {
         const poll = grants(stage).filter(
           (grant) => grant.role === roles(stage).poll && grant.actions.includes("events:PutEvents"),
@@ -333,6 +346,8 @@ describe("least privilege and safe defaults", () => {
                 "EVSE Status Changed",
                 "EVSE Connectivity Changed",
                 "EVSE Removed",
+                "EVSE Fleet Connectivity Degraded",
+                "EVSE Fleet Connectivity Restored",
               ],
             },
           },

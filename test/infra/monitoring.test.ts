@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { Template } from "aws-cdk-lib/assertions";
 import type { IConstruct } from "constructs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FLEET_METRICS } from "../../functions/lib/observability.js";
 import { REPO_ROOT } from "../../infra/constructs/lambda-function.js";
 import {
   getAtt,
@@ -78,6 +79,7 @@ describe("monitoring", () => {
           "poll-no-complete-sweep",
           "poll-rate-limit-low",
           "poll-publish-failures",
+          "poll-fleet-connectivity-degraded",
           "table-throttles",
           "decommission-api-5xx",
           "decommission-api-errors",
@@ -216,16 +218,33 @@ describe("monitoring", () => {
       });
       const onTable = [{ Name: "TableName", Value: tableName }];
       const onIndex = [{ Name: "GlobalSecondaryIndexName", Value: "gsi1" }, ...onTable];
+      const onOfflineIndex = [{ Name: "GlobalSecondaryIndexName", Value: "gsi2" }, ...onTable];
       expect(watched).toEqual([
         { name: "ReadThrottleEvents", dimensions: onTable, stat: "Sum" },
         { name: "WriteThrottleEvents", dimensions: onTable, stat: "Sum" },
         { name: "ReadThrottleEvents", dimensions: onIndex, stat: "Sum" },
         { name: "WriteThrottleEvents", dimensions: onIndex, stat: "Sum" },
+        { name: "ReadThrottleEvents", dimensions: onOfflineIndex, stat: "Sum" },
+        { name: "WriteThrottleEvents", dimensions: onOfflineIndex, stat: "Sum" },
       ]);
       const expression = metrics.find((m) => m.ReturnData !== false);
       expect(expression?.Expression).toBe(
-        "FILL(t0r, 0) + FILL(t0w, 0) + FILL(t1r, 0) + FILL(t1w, 0)",
+        "FILL(t0r, 0) + FILL(t0w, 0) + FILL(t1r, 0) + FILL(t1w, 0) + FILL(t2r, 0) + FILL(t2w, 0)",
       );
+    });
+
+    it("fire while the fleet is degraded: the poll reports 1 from the degraded event to the restored one", () => {
+      expect(alarm(dev, "poll-fleet-connectivity-degraded")).toMatchObject({
+        MetricName: "FleetConnectivityDegraded",
+        Namespace: "EvseOps",
+        Dimensions: [{ Name: "service", Value: "evse-ops-poller" }],
+        Statistic: "Maximum",
+        Period: 300,
+        EvaluationPeriods: 1,
+        ComparisonOperator: "GreaterThanOrEqualToThreshold",
+        Threshold: 1,
+        TreatMissingData: "notBreaching",
+      });
     });
   });
 
@@ -347,6 +366,8 @@ describe("monitoring", () => {
         "PollRateLimited",
         "RateLimitRemaining",
         "LedgerRequestsLastHour",
+        ...Object.keys(FLEET_METRICS),
+        "FleetConnectivityDegraded",
         "Errors",
         "Throttles",
         "Duration",

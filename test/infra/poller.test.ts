@@ -101,6 +101,8 @@ describe("poller", () => {
         RESERVE_REQUESTS: "50",
         RATE_LIMIT_DEFAULT: "1000",
         SCHEDULE_MINUTES: "5",
+        HISTORY_RETENTION_DAYS: "90",
+        FLEET_DEGRADED_SHARE: "0.2",
       });
     });
 
@@ -228,15 +230,19 @@ describe("poller", () => {
           },
           ...(
             [
-              [["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"], "EVSE"],
-              [["dynamodb:UpdateItem"], "POLL"],
-              [["dynamodb:Query", "dynamodb:UpdateItem"], "LEDGER"],
+              [["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"], ["EVSE"]],
+              [["dynamodb:UpdateItem"], ["POLL", "AVAIL#*"]],
+              [["dynamodb:Query", "dynamodb:UpdateItem"], ["LEDGER"]],
+              // Fleet health: history entries and the snapshot put, rollups appended (above).
+              [["dynamodb:PutItem"], ["HIST#*", "FLEET"]],
             ] as const
-          ).map(([actions, partition]) => ({
+          ).map(([actions, partitions]) => ({
             actions: [...actions],
             resources: [tableArn],
             condition: {
-              "ForAllValues:StringEquals": { "dynamodb:LeadingKeys": [partition] },
+              [partitions.some((key) => key.endsWith("*"))
+                ? "ForAllValues:StringLike"
+                : "ForAllValues:StringEquals"]: { "dynamodb:LeadingKeys": [...partitions] },
               Null: { "dynamodb:LeadingKeys": "false" },
             },
           })),
@@ -251,6 +257,8 @@ describe("poller", () => {
                   "EVSE Status Changed",
                   "EVSE Connectivity Changed",
                   "EVSE Removed",
+                  "EVSE Fleet Connectivity Degraded",
+                  "EVSE Fleet Connectivity Restored",
                 ],
               },
             },

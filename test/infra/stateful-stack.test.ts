@@ -79,7 +79,7 @@ describe("stateful stack", () => {
   });
 
   describe("state table", () => {
-    it("is keyed pk/sk (strings), on demand, encrypted with the AWS-managed key, with gsi1", () => {
+    it("is keyed pk/sk (strings), on demand, encrypted with the AWS-managed key, with gsi1 and the sparse offline index gsi2", () => {
       for (const { statefulTemplate } of [dev, prod]) {
         statefulTemplate.resourceCountIs("AWS::DynamoDB::GlobalTable", 1);
         statefulTemplate.hasResourceProperties("AWS::DynamoDB::GlobalTable", {
@@ -92,6 +92,8 @@ describe("stateful stack", () => {
             { AttributeName: "sk", AttributeType: "S" },
             { AttributeName: "gsi1pk", AttributeType: "S" },
             { AttributeName: "gsi1sk", AttributeType: "S" },
+            { AttributeName: "gsi2pk", AttributeType: "S" },
+            { AttributeName: "gsi2sk", AttributeType: "S" },
           ]),
           BillingMode: "PAY_PER_REQUEST",
           SSESpecification: { SSEEnabled: true, SSEType: "KMS" },
@@ -103,6 +105,27 @@ describe("stateful stack", () => {
                 { AttributeName: "gsi1sk", KeyType: "RANGE" },
               ],
               Projection: { ProjectionType: "ALL" },
+            },
+            {
+              IndexName: "gsi2",
+              KeySchema: [
+                { AttributeName: "gsi2pk", KeyType: "HASH" },
+                { AttributeName: "gsi2sk", KeyType: "RANGE" },
+              ],
+              // Only what changes with a change event: an offline device's heartbeat writes no index.
+              Projection: {
+                ProjectionType: "INCLUDE",
+                NonKeyAttributes: [
+                  "evseId",
+                  "cpid",
+                  "lockMode",
+                  "sampledAt",
+                  "connectivity",
+                  "lifecycle",
+                  "firstSeenAt",
+                  "lastChangedAt",
+                ],
+              },
             },
           ],
         });
