@@ -18,6 +18,7 @@ import { RequestTally } from "./lib/request-tally.js";
 import type {
   Clock,
   DeviceStore,
+  EvEnergyApi,
   EventPublisher,
   FleetHealthStore,
   Logger,
@@ -41,6 +42,8 @@ export interface PollRuntimeParts {
   wrapDevices?: (store: DeviceStore) => DeviceStore;
   /** Decorates the sweep store (tests crash a checkpoint write through it). */
   wrapSweeps?: (store: SweepStore) => SweepStore;
+  /** Decorates the ev.energy client (tests watch each page as the poll receives it). */
+  wrapApi?: (api: EvEnergyApi) => EvEnergyApi;
   /** Decorates the fleet-health store (tests crash a history or rollup write through it). */
   wrapHealth?: (store: FleetHealthStore) => FleetHealthStore;
 }
@@ -80,7 +83,7 @@ export function createPoller(parts: PollRuntimeParts) {
     onRequest: tally.observe,
   });
   const dependencies = {
-    api,
+    api: parts.wrapApi ? parts.wrapApi(api) : api,
     devices: (parts.wrapDevices ?? ((store) => store))(
       new DynamoDeviceStore(parts.documents, config.TABLE_NAME),
     ),

@@ -207,6 +207,9 @@ export class Fleet implements SimFleet {
   #serials: number[] = [];
   #silentPool: string[] = [];
   #silentIndex = new Map<string, number>();
+  /** Devices silenced by `silence`, kept apart from the pool the dynamics bring back. */
+  #outage = new Set<string>();
+  #outageRandom!: Random;
   #ids!: UlidSequence;
   #buildRandom!: Random;
   #churnRandom!: Random;
@@ -244,6 +247,8 @@ export class Fleet implements SimFleet {
     this.#serials = MAKERS.map(() => 0);
     this.#silentPool = [];
     this.#silentIndex = new Map();
+    this.#outage = new Set();
+    this.#outageRandom = seedStream(this.#seed, 5);
     this.#buildRandom = seedStream(this.#seed, 2);
     this.#churnRandom = seedStream(this.#seed, 3);
     this.#evolveRandom = seedStream(this.#seed, 4);
@@ -374,6 +379,68 @@ export class Fleet implements SimFleet {
       changes.push(...this.#randomChange(device, now, random, false));
     }
     return changes;
+  }
+
+  silence(fraction: number, options: { sinceMs?: number } = {}): string[] {
+    const now = this.#catchUp();
+    const random = this.#outageRandom;
+    const reporting = this.#devices.filter((device) => {
+      const extras = this.#extras.get(device.id);
+      return device.status !== null && extras !== undefined && !extras.silent;
+    });
+    const count = Math.round(Math.min(1, Math.max(0, fraction)) * reporting.length);
+    for (let i = 0; i < count; i++) {
+      const j = i + Math.floor(random() * (reporting.length - i));
+      const swap = reporting[j] as SimDevice;
+      reporting[j] = reporting[i] as SimDevice;
+      reporting[i] = swap;
+    }
+    const chosen = reporting.slice(0, count);
+    const lastSample = now - Math.max(0, options.sinceMs ?? 0);
+    for (const device of chosen) {
+      this.#refresh(device, lastSample);
+      const extras = this.#extras.get(device.id) as DeviceExtras;
+      extras.silent = true;
+      const status = device.status as SimStatus;
+      if (status.sampledAt > lastSample) {
+        status.sampledAt = lastSample;
+        status.loggedAt = Math.min(status.loggedAt, lastSample + extras.lagMs);
+      }
+      this.#outage.add(device.id);
+      this.#record(now, device.id, "fell-silent");
+    }
+    return chosen.map((device) => device.id).sort();
+  }
+
+  recover(): string[] {
+    const now = this.#catchUp();
+    const back: string[] = [];
+    for (const id of this.#outage) {
+      const device = this.#byId.get(id);
+      const extras = this.#extras.get(id);
+      if (device === undefined || extras === undefined) continue;
+      extras.silent = false;
+      if (device.status !== null) this.#setStatus(device, {}, now, { exact: false });
+      this.#record(now, id, "came-back");
+      back.push(id);
+    }
+    this.#outage.clear();
+    return back.sort();
+  }
+
+  sampleAll(): number {
+    const now = this.#catchUp();
+    let sampled = 0;
+    for (const device of this.#devices) {
+      const extras = this.#extras.get(device.id);
+      if (device.status === null || extras === undefined || extras.silent) continue;
+      if (device.status.sampledAt < now) {
+        device.status.sampledAt = now;
+        device.status.loggedAt = now;
+      }
+      sampled += 1;
+    }
+    return sampled;
   }
 
   changes(): readonly SimChange[] {
@@ -606,6 +673,7 @@ export class Fleet implements SimFleet {
     this.#extras.delete(id);
     this.#cpids.delete(device.cpid);
     this.#removeSilent(id);
+    this.#outage.delete(id);
     this.#record(at, id, "disappeared");
     return true;
   }

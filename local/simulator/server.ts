@@ -976,6 +976,23 @@ export class SimulatorServer implements Simulator {
       case "POST /_sim/reset":
         this.reset();
         return { now: this.clock.now() };
+      case "POST /_sim/silence": {
+        const request = parse();
+        const fraction = isRecord(request) ? request.fraction : undefined;
+        const sinceMinutes = isRecord(request) ? (request.sinceMinutes ?? 0) : 0;
+        if (typeof fraction !== "number" || !(fraction >= 0 && fraction <= 1)) {
+          throw new Error(
+            'send {"fraction": f} with 0 <= f <= 1 (and optionally "sinceMinutes": m)',
+          );
+        }
+        if (typeof sinceMinutes !== "number" || !(sinceMinutes >= 0)) {
+          throw new Error('"sinceMinutes" must be a number >= 0');
+        }
+        const silenced = this.fleet.silence(fraction, { sinceMs: sinceMinutes * 60_000 });
+        return { silenced: silenced.length };
+      }
+      case "POST /_sim/recover":
+        return { recovered: this.fleet.recover().length };
       case "POST /_sim/churn": {
         const request = parse();
         const fraction = isRecord(request) ? request.fraction : undefined;

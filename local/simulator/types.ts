@@ -173,6 +173,19 @@ export interface SimFleet {
    * mode), as one sweep's worth of churn for the benchmark. Returns the changes made.
    */
   churn(fraction: number): SimChange[];
+  /**
+   * A fleet-wide silence: about `fraction` of the reporting devices stop reporting at once
+   * (their last sample `sinceMs` ago, default now) and stay silent until `recover`; the fleet's
+   * own dynamics never bring them back. Returns their ids.
+   */
+  silence(fraction: number, options?: { sinceMs?: number }): string[];
+  /** Ends the silence: every device `silence` silenced reports again now. Returns their ids. */
+  recover(): string[];
+  /**
+   * Every device that reports (not silent, not never-reported) samples now: what a static
+   * fleet's devices do only when told, so tests can keep them online as time passes.
+   */
+  sampleAll(): number;
   /** Every change made so far (by `churn`, dynamics, `add`, `remove`, `update`). */
   changes(): readonly SimChange[];
 }

@@ -8,6 +8,7 @@ import type { PollSummary } from "../../functions/core/poll.js";
 import { createPoller } from "../../functions/poll-runtime.js";
 import type {
   DeviceStore,
+  EvEnergyApi,
   EventPublisher,
   FleetHealthStore,
   Logger,
@@ -35,6 +36,10 @@ export interface PollHarnessOptions {
   wrapDevices?: (store: DeviceStore) => DeviceStore;
   /** Wraps the sweep store, e.g. to crash a checkpoint write. */
   wrapSweeps?: (store: SweepStore) => SweepStore;
+  /** Wraps the ev.energy client, e.g. to watch each page as the poll receives it. */
+  wrapApi?: (api: EvEnergyApi) => EvEnergyApi;
+  /** The simulated clock's start (default 2026-03-02T08:00:00Z). */
+  start?: string;
   /** Wraps the fleet-health store, e.g. to crash a history write. */
   wrapHealth?: (store: FleetHealthStore) => FleetHealthStore;
   /** Receives device changes only in tests that never degrade the fleet (their fleet events too). */
@@ -49,7 +54,7 @@ export async function startPollHarness(
   dynamo: ReturnType<typeof useDynalite>,
   options: PollHarnessOptions = {},
 ) {
-  const clock = new ManualClock("2026-03-02T08:00:00Z");
+  const clock = new ManualClock(options.start ?? "2026-03-02T08:00:00Z");
   const sim: Simulator = await startSimulator({ ...options.simulator, clock });
   const tableName = await dynamo.freshTable();
   // Device changes and fleet-wide events are recorded apart, as consumers would route them.
@@ -90,6 +95,7 @@ export async function startPollHarness(
       ...(options.wrapDevices ? { wrapDevices: options.wrapDevices } : {}),
       ...(options.wrapSweeps ? { wrapSweeps: options.wrapSweeps } : {}),
       ...(options.wrapHealth ? { wrapHealth: options.wrapHealth } : {}),
+      ...(options.wrapApi ? { wrapApi: options.wrapApi } : {}),
     });
   let poller = coldStart();
 
