@@ -220,9 +220,13 @@ export class DynamoFleetReader implements FleetReader {
     };
   }
 
-  /** Up to `limit` rollups of `month` after `after`, in id order; `more` if some may follow. */
+  /**
+   * Up to `limit` rollups of `month` after `after`, in id order, and whether more follow (one
+   * item more is read to know: a page never ends with an empty next one).
+   */
   private async monthAfter(month: string, after: string | undefined, limit: number) {
     const items: Record<string, unknown>[] = [];
+    const wanted = limit + 1;
     let startKey: Record<string, unknown> | undefined;
     do {
       const page = await this.db.send(
@@ -233,14 +237,14 @@ export class DynamoFleetReader implements FleetReader {
             ":pk": `${ROLLUP_PREFIX}${month}`,
             ...(after === undefined ? {} : { ":after": after }),
           },
-          Limit: limit - items.length,
+          Limit: wanted - items.length,
           ExclusiveStartKey: startKey,
         }),
       );
       items.push(...(page.Items ?? []));
       startKey = page.LastEvaluatedKey;
-    } while (startKey !== undefined && items.length < limit);
-    return { items, more: startKey !== undefined };
+    } while (startKey !== undefined && items.length < wanted);
+    return { items: items.slice(0, limit), more: items.length > limit };
   }
 
   /** Every rollup of `month` for ids in [first, last]. */
