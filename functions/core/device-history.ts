@@ -115,16 +115,18 @@ export function recordsFor(
 
 /**
  * A device the executor decommissioned since the poll last wrote it (its `lastChangedAt`, which
- * the executor sets, is later than the poll's `lastSeenAt`): the write that records it (the
- * state as it is, `lastSeenAt` moved to now, so it is recorded once) and its records.
+ * the executor sets, is not before the poll's `lastSeenAt`): the write that records it (the
+ * state as it is, `lastSeenAt` moved past `lastChangedAt`, so it is recorded once) and its
+ * records.
  */
 export function decommissionRecorded(
   stored: DeviceState,
   now: number,
 ): { detection: Detection; records: WriteRecords } | undefined {
   if (stored.lifecycle !== "decommissioned") return undefined;
-  if (Date.parse(stored.lastChangedAt) <= Date.parse(stored.lastSeenAt)) return undefined;
-  const nowIso = new Date(now).toISOString();
+  const changed = Date.parse(stored.lastChangedAt);
+  if (changed < Date.parse(stored.lastSeenAt)) return undefined;
+  const nowIso = new Date(Math.max(now, changed + 1)).toISOString();
   const at = Math.min(now, Date.parse(stored.lastChangedAt));
   return {
     detection: { next: { ...stored, lastSeenAt: nowIso }, events: [], write: "heartbeat" },
