@@ -6,6 +6,8 @@
  */
 import { EnvironmentSecretSource } from "../functions/adapters/secrets/environment-secret-source.js";
 import { loadPollEnvironment, type PollEnvironment } from "../functions/config.js";
+import type { ChangeEvent } from "../functions/core/device-state.js";
+import type { FleetEvent } from "../functions/core/fleet-alert.js";
 import { systemClock, systemRandom } from "../functions/lib/clock.js";
 import { createPoller } from "../functions/poll-runtime.js";
 import type { Clock, EventPublisher, Logger, SecretSource } from "../functions/ports.js";
@@ -33,7 +35,10 @@ export interface LocalEnvironment {
   simulator: Simulator | undefined;
   dynamoEndpoint: string;
   /** The poll as the Lambda composes it, over this environment. */
-  createPoller(publisher: EventPublisher, logger: Logger): ReturnType<typeof createPoller>;
+  createPoller(
+    publisher: EventPublisher<ChangeEvent | FleetEvent>,
+    logger: Logger,
+  ): ReturnType<typeof createPoller>;
   close(): Promise<void>;
 }
 

@@ -11,6 +11,8 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import type { DecommissionEvent } from "../functions/core/decommission/model.js";
 import type { ChangeEvent } from "../functions/core/device-state.js";
+import { type FleetEvent, isFleetEvent } from "../functions/core/fleet-alert.js";
+import { summaryLine } from "../functions/core/fleet-snapshot.js";
 import type { PollSummary } from "../functions/core/poll.js";
 import { systemRandom } from "../functions/lib/clock.js";
 import { pollFailed } from "../functions/poll-runtime.js";
@@ -63,7 +65,7 @@ const local = await startLocalEnvironment({
   dynamoPath: dataDir,
 });
 
-const publisher = feedPublisher(printChange);
+const publisher = feedPublisher<ChangeEvent | FleetEvent>(printChange);
 const poller = local.createPoller(publisher, logger);
 
 console.log("evse-ops sandbox is running (Ctrl-C stops it)");
@@ -155,8 +157,16 @@ async function shutdown(): Promise<void> {
 process.on("SIGINT", shutdown);
 process.on("SIGTERM", shutdown);
 
-function printChange(event: ChangeEvent): void {
+function printChange(event: ChangeEvent | FleetEvent): void {
   const time = new Date(local.clock.now()).toISOString().slice(11, 19);
+  if (isFleetEvent(event)) {
+    const counts =
+      event.type === "EVSE Fleet Connectivity Degraded"
+        ? `${event.newlyOffline} of ${event.activeFleet} EVSEs newly offline this sweep`
+        : `${event.offline} offline (${event.baselineOffline} before)`;
+    console.log(`${time}  ${event.type}  ${counts}`);
+    return;
+  }
   const what =
     event.type === "EVSE Status Changed"
       ? (event.changedFields ?? [])
@@ -177,6 +187,7 @@ function printSummary(summary: PollSummary): void {
       `${summary.evsesSeen} EVSEs, ${summary.changes} changes, ${summary.writes} writes, ` +
       `sweep ${summary.sweepComplete ? "complete" : "partial"} (${status})`,
   );
+  if (summary.snapshot) console.log(`── fleet: ${summaryLine(summary.snapshot)}`);
 }
 
 /** The sandbox's approval-signing key, made once and kept with its data. */
