@@ -3,24 +3,37 @@
  * ev.energy with 20 ms added latency per request, the simulator and the embedded DynamoDB each in
  * a process of their own, the poll in this one. Sweep 1 discovers the fleet; then about 5% of
  * devices change and sweep 2, the steady state, is measured. The rate-limit budget is off.
- * Then, side by side in the same run, two bare cursor chains with the same client: the listing
- * alone, and the listing with one checkpoint write before each next page (the least any run
- * that re-reads at most one page after dying can take).
+ * Then, side by side in the same run: the same churn swept without fleet health (no history,
+ * rollups, snapshot); a quarter of the fleet falling silent at once and coming back (a sweep
+ * each); the silent-charger listing and the monthly fleet availability report through the API
+ * handler, their DynamoDB reads counted; and two bare cursor chains with the same client: the
+ * listing alone, and the listing with one checkpoint write before each next page (the least
+ * any run that re-reads at most one page after dying can take).
  *
- * Prints a table, then one JSON line with the figures of sweep 2. The poll's process runs with
- * the V8 heap limits of the poll's Lambda function.
+ * Prints tables, then one JSON line with the figures. The poll's process runs with the V8 heap
+ * limits of the poll's Lambda function.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { DynamoSweepStore } from "../functions/adapters/dynamodb/sweep-store.js";
 import { loadPollEnvironment } from "../functions/config.js";
+import { monthOf } from "../functions/core/availability.js";
+import type { DecommissionEvent } from "../functions/core/decommission/model.js";
+import type { ChangeEvent } from "../functions/core/device-state.js";
+import { type FleetEvent, isFleetEvent } from "../functions/core/fleet-alert.js";
 import type { PollSummary } from "../functions/core/poll.js";
-import { systemClock, systemRandom } from "../functions/lib/clock.js";
+import { createDecommissionApi } from "../functions/decommission-runtime.js";
+import { systemRandom } from "../functions/lib/clock.js";
 import { createPoller } from "../functions/poll-runtime.js";
 import type { EventPublisher } from "../functions/ports.js";
 import { DEFAULT_MEMORY_MB, lambdaHeapFlags } from "../infra/lambda-memory.js";
+import { proxyEvent } from "../local/api-gateway-event.js";
 import { localDynamoClients } from "../local/dynamodb.js";
+import { LocalExecutionQueue } from "../local/execution-queue.js";
+import { HmacApprovalMac } from "../local/hmac-approval-mac.js";
+import { OffsetClock } from "../local/manual-clock.js";
+import { RecordingPublisher } from "../local/recording-publisher.js";
 import { defaultClientSecrets } from "../local/simulator/index.js";
 import { stderrLogger } from "../local/stderr-logger.js";
 
@@ -41,6 +54,7 @@ const { values } = parseArgs({
     fleet: { type: "string", default: "10000" },
     "latency-ms": { type: "string", default: "20" },
     churn: { type: "string", default: "0.05" },
+    silence: { type: "string", default: "0.25" },
   },
 });
 const fleet = Number(values.fleet);
@@ -74,28 +88,79 @@ const [simulator, dynamo] = await Promise.all([
   ]),
 ]);
 
-// Count DynamoDB requests by operation, as the service would bill them.
+// Count DynamoDB requests by operation, as the service would bill them; writes also by the kind
+// of item (the partition key's prefix), and the items each read request read.
 const { documents } = localDynamoClients(dynamo.endpoint);
 const operations = new Map<string, number>();
+const writesByItem = new Map<string, number>();
+let itemsRead = 0;
+const KINDS: Array<[string, string]> = [
+  ["HIST#", "history"],
+  ["AVAIL#", "rollup"],
+  ["FLEET", "snapshot"],
+  ["EVSE", "device"],
+  ["POLL", "checkpoint"],
+  ["LEDGER", "ledger"],
+];
+const kindOf = (pk: unknown) =>
+  KINDS.find(([prefix]) => String(pk).startsWith(prefix))?.[1] ?? "other";
 documents.middlewareStack.add(
   (next, context) => async (args) => {
     const name = context.commandName ?? "unknown";
     operations.set(name, (operations.get(name) ?? 0) + 1);
-    return next(args);
+    const input = args.input as { Item?: { pk?: unknown }; Key?: { pk?: unknown } };
+    if (name === "PutItemCommand" || name === "UpdateItemCommand") {
+      // Marshalled ({"S": …}) or not, depending on where in the stack this runs.
+      const pk = input.Item?.pk ?? input.Key?.pk;
+      const kind = kindOf(typeof pk === "object" && pk !== null && "S" in pk ? pk.S : pk);
+      writesByItem.set(kind, (writesByItem.get(kind) ?? 0) + 1);
+    }
+    const result = await next(args);
+    const output = result.output as {
+      ScannedCount?: number;
+      Item?: unknown;
+      Responses?: Record<string, unknown[]>;
+    };
+    if (typeof output.ScannedCount === "number") itemsRead += output.ScannedCount;
+    else if (output.Item !== undefined) itemsRead += 1;
+    else if (output.Responses) {
+      for (const items of Object.values(output.Responses)) itemsRead += items.length;
+    }
+    return result;
   },
   { step: "initialize", name: "countOperations" },
 );
 
 /** EventBridge has no local server: events are counted in batches of 10, as PutEvents takes them. */
 let putEventsCalls = 0;
-const countingPublisher: EventPublisher = {
+const fleetEvents: FleetEvent[] = [];
+const countingPublisher: EventPublisher<ChangeEvent | FleetEvent> = {
   async publish(events) {
     putEventsCalls += Math.ceil(events.length / 10);
+    for (const event of events) if (isFleetEvent(event)) fleetEvents.push(event);
     return { failed: [] };
   },
 };
 
-const poller = createPoller({
+// The poll's and the API's clock, moved on together with the simulator's when the bench needs
+// samples to age (a quarter of the fleet falling silent).
+const clock = new OffsetClock();
+async function control(path: string, body: unknown = {}) {
+  const answer = await fetch(`${simulator.origin}/_sim/${path}`, {
+    method: "POST",
+    body: JSON.stringify(body),
+  });
+  if (!answer.ok) throw new Error(`${path} failed: ${await answer.text()}`);
+  return (await answer.json()) as Record<string, number>;
+}
+async function advance(minutes: number) {
+  clock.advance(minutes * 60_000);
+  await control("advance", { seconds: minutes * 60 });
+  // The simulated fleet is static: its reporting devices sample now when told.
+  await control("sample");
+}
+
+const pollParts = {
   config: loadPollEnvironment({
     TABLE_NAME: dynamo.tableName,
     EVENT_BUS_NAME: "bench",
@@ -106,11 +171,13 @@ const poller = createPoller({
   secrets: defaultClientSecrets(),
   documents,
   publisher: countingPublisher,
-  clock: systemClock,
+  clock,
   random: systemRandom,
   logger: stderrLogger("error"),
   budgetEnabled: false,
-});
+};
+const poller = createPoller(pollParts);
+const pollerWithoutHealth = createPoller({ ...pollParts, withoutFleetHealth: true });
 
 interface SweepFigures {
   sweep: string;
@@ -121,6 +188,11 @@ interface SweepFigures {
   deviceWrites: number;
   changes: number;
   heartbeats: number;
+  historyWrites: number;
+  rollupWrites: number;
+  snapshotWrites: number;
+  healthWritesPerChange: number | null;
+  fleetEvents: number;
   putEventsCalls: number;
   wallMs: number;
   floorMs: number;
@@ -137,11 +209,12 @@ const WRITES = [
 const sum = (names: string[]) =>
   names.reduce((total, name) => total + (operations.get(name) ?? 0), 0);
 
-async function measuredSweep(name: string): Promise<SweepFigures> {
+async function measuredSweep(name: string, using = poller): Promise<SweepFigures> {
   operations.clear();
+  writesByItem.clear();
   putEventsCalls = 0;
   const started = performance.now();
-  const summary: PollSummary = await poller.poll({ runId: name, timeLimitMs: 30 * 60_000 });
+  const summary: PollSummary = await using.poll({ runId: name, timeLimitMs: 30 * 60_000 });
   const wallMs = Math.round(performance.now() - started);
   if (!summary.sweepComplete) throw new Error(`${name} did not complete: ${summary.error}`);
   const counted = [...operations.keys()].filter(
@@ -149,15 +222,25 @@ async function measuredSweep(name: string): Promise<SweepFigures> {
   );
   if (counted.length > 0) throw new Error(`uncounted DynamoDB operations: ${counted.join(", ")}`);
   const floorMs = summary.pages * latencyMs;
+  const historyWrites = writesByItem.get("history") ?? 0;
+  const rollupWrites = writesByItem.get("rollup") ?? 0;
   return {
     sweep: name,
     pages: summary.pages,
     requests: summary.requests,
     ddbReadRequests: sum(READS),
     ddbWriteRequests: sum(WRITES),
-    deviceWrites: operations.get("PutItemCommand") ?? 0,
+    deviceWrites: writesByItem.get("device") ?? 0,
     changes: summary.changes,
     heartbeats: summary.heartbeats,
+    historyWrites,
+    rollupWrites,
+    snapshotWrites: writesByItem.get("snapshot") ?? 0,
+    healthWritesPerChange:
+      summary.changes > 0
+        ? Math.round(((historyWrites + rollupWrites) / summary.changes) * 100) / 100
+        : null,
+    fleetEvents: summary.fleetEvents,
     putEventsCalls,
     wallMs,
     floorMs,
@@ -165,13 +248,113 @@ async function measuredSweep(name: string): Promise<SweepFigures> {
   };
 }
 
+const churnShare = Number(values.churn);
+const silenceShare = Number(values.silence);
 const discovery = await measuredSweep("sweep 1 (discovery)");
-const churned = await fetch(`${simulator.origin}/_sim/churn`, {
-  method: "POST",
-  body: JSON.stringify({ fraction: Number(values.churn) }),
-});
-if (!churned.ok) throw new Error(`churn failed: ${await churned.text()}`);
-const steady = await measuredSweep(`sweep 2 (${Number(values.churn) * 100}% changed)`);
+// Side by side: a churn swept without fleet health, then the same share with it.
+await control("churn", { fraction: churnShare });
+const steadyWithout = await measuredSweep(
+  `sweep 2 (${churnShare * 100}% changed, no fleet health)`,
+  pollerWithoutHealth,
+);
+await control("churn", { fraction: churnShare });
+const steady = await measuredSweep(`sweep 3 (${churnShare * 100}% changed)`);
+// A quarter of the fleet falls silent at once; 20 minutes later the sweep finds it offline.
+const { silenced = 0 } = await control("silence", { fraction: silenceShare });
+await advance(20);
+const silence = await measuredSweep(`sweep 4 (${silenced} fell silent)`);
+
+// The API as the Lambda composes it, over the same table and clock.
+const api = createDecommissionApi(
+  {
+    documents,
+    tableName: dynamo.tableName,
+    publisher: new RecordingPublisher<DecommissionEvent>(),
+    queue: new LocalExecutionQueue({ clock }),
+    clock,
+    random: systemRandom,
+    logger: stderrLogger("error"),
+    signer: new HmacApprovalMac(Buffer.alloc(32, 1)),
+  },
+  {
+    approverPatterns: ["arn:aws:iam::111111111111:role/approver"],
+    pendingExpiryMs: 86_400_000,
+    idempotencyRetentionMs: 86_400_000,
+  },
+);
+const caller = "arn:aws:sts::111111111111:assumed-role/bench/bench";
+async function apiGet(path: string, query: Record<string, string>, accept?: string) {
+  const readsBefore = itemsRead;
+  const requestsBefore = sum(READS);
+  const started = performance.now();
+  const result = await api(
+    proxyEvent({
+      method: "GET",
+      path,
+      query: Object.entries(query),
+      headers: accept ? [["Accept", accept]] : [],
+      callerArn: caller,
+    }),
+  );
+  if (result.statusCode !== 200) throw new Error(`${path}: ${result.statusCode} ${result.body}`);
+  return {
+    body: result.body,
+    bytes: Buffer.byteLength(result.body),
+    ms: performance.now() - started,
+    itemsRead: itemsRead - readsBefore,
+    readRequests: sum(READS) - requestsBefore,
+  };
+}
+
+// The silent chargers, every page of them: items read against items returned.
+let silentReturned = 0;
+let silentItemsRead = 0;
+let silentPages = 0;
+let silentWorstExcess = 0;
+let cursor: string | undefined;
+do {
+  const page = await apiGet("/evses", {
+    connectivity: "offline",
+    silentFor: "PT20M",
+    limit: "100",
+    ...(cursor ? { cursor } : {}),
+  });
+  const parsed = JSON.parse(page.body) as { items: unknown[]; nextCursor: string | null };
+  silentPages += 1;
+  silentReturned += parsed.items.length;
+  silentItemsRead += page.itemsRead;
+  silentWorstExcess = Math.max(silentWorstExcess, page.itemsRead - parsed.items.length);
+  cursor = parsed.nextCursor ?? undefined;
+} while (cursor);
+
+await control("recover");
+await advance(1);
+const recovery = await measuredSweep(`sweep 5 (${silenced} back)`);
+
+// The month's fleet availability report, page by page (≤ 5,000 rows each).
+async function report() {
+  const month = monthOf(clock.now());
+  const pages: Array<Awaited<ReturnType<typeof apiGet>> & { rows: number }> = [];
+  let next: string | undefined;
+  do {
+    const page = await apiGet("/fleet/availability", { month, ...(next ? { cursor: next } : {}) });
+    const parsed = JSON.parse(page.body) as { rows: unknown[]; nextCursor: string | null };
+    next = parsed.nextCursor ?? undefined;
+    pages.push({ ...page, rows: parsed.rows.length });
+  } while (next);
+  return {
+    month,
+    pages: pages.length,
+    rows: pages.reduce((total, page) => total + page.rows, 0),
+    totalMs: Math.round(pages.reduce((total, page) => total + page.ms, 0)),
+    slowestPageMs: Math.round(Math.max(...pages.map((page) => page.ms))),
+    largestPageBytes: Math.max(...pages.map((page) => page.bytes)),
+    readRequests: pages.reduce((total, page) => total + page.readRequests, 0),
+    itemsRead: pages.reduce((total, page) => total + page.itemsRead, 0),
+  };
+}
+const jsonReport = await report();
+const csvPage = await apiGet("/fleet/availability", { month: jsonReport.month }, "text/csv");
 const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
 
 // Side by side, the bare cursor chain: the same listing with the same client and nothing else.
@@ -185,7 +368,7 @@ const listingOnlyMs = Math.round(performance.now() - started);
 // saved before each next page is requested.
 const sweeps = new DynamoSweepStore(documents, dynamo.tableName);
 const chainOwner = "bench-chain";
-const lease = await sweeps.acquire(chainOwner, systemClock.now(), 30 * 60_000);
+const lease = await sweeps.acquire(chainOwner, clock.now(), 30 * 60_000);
 if (!lease) throw new Error("the sweep lease is still held");
 let chainCheckpoint = lease.checkpoint;
 const chainStarted = performance.now();
@@ -196,7 +379,7 @@ for await (const page of poller.api.listEvses()) {
     lastId: page.evses.at(-1)?.id ?? chainCheckpoint.lastId,
     pages: chainCheckpoint.pages + 1,
   };
-  if (!(await sweeps.commit(chainOwner, systemClock.now(), chainCheckpoint, null))) {
+  if (!(await sweeps.commit(chainOwner, clock.now(), chainCheckpoint, null))) {
     throw new Error("lost the sweep lease");
   }
 }
@@ -204,10 +387,55 @@ const checkpointedChainMs = Math.round(performance.now() - chainStarted);
 await sweeps.release(chainOwner);
 
 console.log(`poll benchmark: ${fleet} EVSEs, ${latencyMs} ms added per request, budget off`);
-console.table([discovery, steady].map(({ sweep, ...figures }) => ({ sweep, ...figures })));
+const sweepTable = [discovery, steadyWithout, steady, silence, recovery];
+console.table(
+  sweepTable.map(({ sweep, pages, requests, ddbReadRequests, ddbWriteRequests, changes }) => ({
+    sweep,
+    pages,
+    requests,
+    ddbReadRequests,
+    ddbWriteRequests,
+    changes,
+  })),
+);
+console.table(
+  sweepTable.map((figures) => ({
+    sweep: figures.sweep,
+    deviceWrites: figures.deviceWrites,
+    heartbeats: figures.heartbeats,
+    historyWrites: figures.historyWrites,
+    rollupWrites: figures.rollupWrites,
+    "(history+rollup)/change": figures.healthWritesPerChange,
+    snapshotWrites: figures.snapshotWrites,
+    fleetEvents: figures.fleetEvents,
+    wallMs: figures.wallMs,
+    ratio: figures.ratio,
+  })),
+);
 console.log(
-  "ddbWriteRequests = device writes (PutItem) + per page one checkpoint and one ledger update" +
-    " + lease take/release and sweep completion",
+  "ddbWriteRequests = device writes (PutItem, which also keeps the offline index) + history and" +
+    " rollup writes + per page one checkpoint and one ledger update + lease take/release, the" +
+    " snapshot and sweep completion",
+);
+console.log(
+  `fleet events published: ${fleetEvents.map((event) => event.type).join(", ") || "none"}`,
+);
+console.log(
+  `fleet health's cost in the steady sweep, side by side: ${steady.wallMs} ms with, ` +
+    `${steadyWithout.wallMs} ms without = ${(steady.wallMs / steadyWithout.wallMs).toFixed(2)} ×`,
+);
+console.log(
+  `silent chargers (connectivity=offline&silentFor=PT20M, 100 a page): ${silentReturned} returned` +
+    ` in ${silentPages} pages, ${silentItemsRead} items read (at most ${silentWorstExcess} more` +
+    " than returned on any page)",
+);
+console.log(
+  `fleet availability report ${jsonReport.month} (JSON): ${jsonReport.rows} rows in` +
+    ` ${jsonReport.pages} pages, ${jsonReport.totalMs} ms in all, slowest page` +
+    ` ${jsonReport.slowestPageMs} ms (API Gateway allows 29,000 ms), largest page` +
+    ` ${jsonReport.largestPageBytes} bytes; DynamoDB ${jsonReport.readRequests} read requests,` +
+    ` ${jsonReport.itemsRead} items read; its first page as CSV: ${Math.round(csvPage.ms)} ms,` +
+    ` ${csvPage.bytes} bytes`,
 );
 console.log(
   `listing alone (client only, no DynamoDB): ${listedPages} pages in ${listingOnlyMs} ms` +
@@ -236,6 +464,24 @@ console.log(
     ratioToCheckpointedChain: Math.round((steady.wallMs / checkpointedChainMs) * 100) / 100,
     discoveryRequests: discovery.requests,
     discoveryRatio: discovery.ratio,
+    steadyWithoutFleetHealthMs: steadyWithout.wallMs,
+    ratioToWithoutFleetHealth: Math.round((steady.wallMs / steadyWithout.wallMs) * 100) / 100,
+    steadyHealthWritesPerChange: steady.healthWritesPerChange,
+    steadySnapshotWrites: steady.snapshotWrites,
+    silenceChanges: silence.changes,
+    silenceHealthWritesPerChange: silence.healthWritesPerChange,
+    recoveryChanges: recovery.changes,
+    recoveryHealthWritesPerChange: recovery.healthWritesPerChange,
+    fleetEvents: fleetEvents.map((event) => event.type),
+    silentReturned,
+    silentItemsRead,
+    silentPages,
+    reportRows: jsonReport.rows,
+    reportPages: jsonReport.pages,
+    reportTotalMs: jsonReport.totalMs,
+    reportSlowestPageMs: jsonReport.slowestPageMs,
+    reportReadRequests: jsonReport.readRequests,
+    reportItemsRead: jsonReport.itemsRead,
     peakRssMb,
   }),
 );

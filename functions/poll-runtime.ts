@@ -42,6 +42,8 @@ export interface PollRuntimeParts {
   wrapDevices?: (store: DeviceStore) => DeviceStore;
   /** Decorates the sweep store (tests crash a checkpoint write through it). */
   wrapSweeps?: (store: SweepStore) => SweepStore;
+  /** Benchmarks only: no history, rollups, snapshot or fleet alert, to compare side by side. */
+  withoutFleetHealth?: boolean;
   /** Decorates the ev.energy client (tests watch each page as the poll receives it). */
   wrapApi?: (api: EvEnergyApi) => EvEnergyApi;
   /** Decorates the fleet-health store (tests crash a history or rollup write through it). */
@@ -95,17 +97,19 @@ export function createPoller(parts: PollRuntimeParts) {
     clock,
     logger,
     requestsSent: () => tally.count,
-    health: new FleetHealth(
-      (parts.wrapHealth ?? ((store) => store))(
-        new DynamoFleetHealthStore(parts.documents, config.TABLE_NAME, {
-          historyRetentionMs: config.HISTORY_RETENTION_DAYS * 86_400_000,
-        }),
-      ),
-      {
-        stalenessMs: config.STALENESS_MINUTES * 60_000,
-        degradedShare: config.FLEET_DEGRADED_SHARE,
-      },
-    ),
+    health: parts.withoutFleetHealth
+      ? undefined
+      : new FleetHealth(
+          (parts.wrapHealth ?? ((store) => store))(
+            new DynamoFleetHealthStore(parts.documents, config.TABLE_NAME, {
+              historyRetentionMs: config.HISTORY_RETENTION_DAYS * 86_400_000,
+            }),
+          ),
+          {
+            stalenessMs: config.STALENESS_MINUTES * 60_000,
+            degradedShare: config.FLEET_DEGRADED_SHARE,
+          },
+        ),
   };
 
   return {

@@ -993,6 +993,8 @@ export class SimulatorServer implements Simulator {
       }
       case "POST /_sim/recover":
         return { recovered: this.fleet.recover().length };
+      case "POST /_sim/sample":
+        return { sampled: this.fleet.sampleAll() };
       case "POST /_sim/churn": {
         const request = parse();
         const fraction = isRecord(request) ? request.fraction : undefined;
