@@ -345,6 +345,28 @@ describe("stage configuration", () => {
     );
   });
 
+  it("reads the fleet-health settings and names the path of wrong ones", () => {
+    const app = new App({ context: { stages: committedContext().stages } });
+    expect(loadStageConfig(app).fleetHealth).toEqual({
+      historyRetentionDays: 90,
+      degradedShare: 0.2,
+    });
+    const stages = stagesWith("dev", (settings) => {
+      Object.assign(section(settings, "fleetHealth"), {
+        historyRetentionDays: 0,
+        degradedShare: 0,
+      });
+    });
+
+    expect(() => parseStageConfig("dev", stages)).toThrow(
+      [
+        'Invalid configuration for stage "dev":',
+        "stages.dev.fleetHealth.historyRetentionDays: expected a number from 1 to 3650",
+        "stages.dev.fleetHealth.degradedShare: expected a number above 0 and ≤ 1",
+      ].join("\n  "),
+    );
+  });
+
   it("rejects a missing-sweep window shorter than two poll intervals", () => {
     const stages = stagesWith("dev", (settings) => {
       section(settings, "monitoring").noCompleteSweepMinutes = 9;
