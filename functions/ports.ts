@@ -153,11 +153,11 @@ export interface RequestLedger {
 /** What the poll keeps for fleet health: per-device history and monthly rollups, the snapshot. */
 export interface FleetHealthStore {
   /**
-   * Writes one device write's records: each history entry (keyed by the change, so writing it
-   * again changes nothing) and the rollup update (transitions appended: a repeat appends the
-   * same transition again, which changes no figure).
+   * Writes the records of the device write that stores `state`: each history entry (keyed by
+   * the change, so writing it again changes nothing) and the rollup update (transitions
+   * appended: a repeat appends the same transition again, which changes no figure).
    */
-  record(records: WriteRecords): Promise<void>;
+  record(state: DeviceState, records: WriteRecords): Promise<void>;
   /** Replaces the latest fleet snapshot. */
   putSnapshot(snapshot: FleetSnapshot): Promise<void>;
 }

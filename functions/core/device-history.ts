@@ -1,7 +1,8 @@
 /**
  * What the poll keeps beside a device write: one history entry per change it published (and per
  * decommission it finds), and the device's monthly availability rollup. Plain TypeScript, no I/O:
- * the records ride in the sweep checkpoint with the write they belong to, so a run that dies
+ * the records ride in the sweep checkpoint with the write they belong to (compact: what the
+ * write's own state already says is taken from it when they are written), so a run that dies
  * before writing them leaves them, unchanged, to the next run.
  */
 import { monthOf, monthStart, type StateCode } from "./availability.js";
@@ -37,6 +38,9 @@ export interface HistoryEntry {
   state: HistoryState;
 }
 
+/** A history entry as the checkpoint keeps it: the device and its state come from the write. */
+export type HistoryRecord = Omit<HistoryEntry, "evseId" | "state">;
+
 /** One device's monthly rollup update: transitions appended, the month's start state if new. */
 export interface RollupUpdate {
   evseId: string;
@@ -49,10 +53,24 @@ export interface RollupUpdate {
   transitions: string[];
 }
 
+/** A rollup update as the checkpoint keeps it: the device and its cpid come from the write. */
+export type RollupRecord = Omit<RollupUpdate, "evseId" | "cpid">;
+
 /** Everything written beside one device write, before it. */
 export interface WriteRecords {
-  history: HistoryEntry[];
-  rollup: RollupUpdate | null;
+  history: HistoryRecord[];
+  rollup: RollupRecord | null;
+}
+
+/** The history entries of a write's records, completed from the state the write stores. */
+export function historyEntries(state: DeviceState, records: WriteRecords): HistoryEntry[] {
+  const after = stateOf(state);
+  return records.history.map((record) => ({ evseId: state.evseId, ...record, state: after }));
+}
+
+/** The rollup update of a write's records, completed from the state the write stores. */
+export function rollupUpdate(state: DeviceState, records: WriteRecords): RollupUpdate | null {
+  return records.rollup && { evseId: state.evseId, cpid: state.cpid, ...records.rollup };
 }
 
 export interface RecordSettings {
@@ -90,7 +108,6 @@ export function recordsFor(
   settings: RecordSettings,
 ): WriteRecords | undefined {
   if (detection.write === "none") return undefined;
-  const next = detection.next;
   const history = detection.events.map((event) => historyOf(event));
   const transitions: string[] = [];
   for (const event of detection.events) {
@@ -101,13 +118,7 @@ export function recordsFor(
     previous === undefined || Date.parse(previous.lastSeenAt) < monthStart(monthOf(now));
   const rollup =
     transitions.length > 0 || firstThisMonth
-      ? {
-          evseId: next.evseId,
-          cpid: next.cpid,
-          month: monthOf(now),
-          start: codeOf(previous),
-          transitions,
-        }
+      ? { month: monthOf(now), start: codeOf(previous), transitions }
       : null;
   if (history.length === 0 && rollup === null) return undefined;
   return { history, rollup };
@@ -133,18 +144,14 @@ export function decommissionRecorded(
     records: {
       history: [
         {
-          evseId: stored.evseId,
           at: stored.lastChangedAt,
           type: "EVSE Decommissioned",
           eventId: null,
           observedBy: "executor",
           changes: [{ field: "lifecycle", previous: "active", current: "decommissioned" }],
-          state: stateOf(stored),
         },
       ],
       rollup: {
-        evseId: stored.evseId,
-        cpid: stored.cpid,
         month: monthOf(now),
         // The state it had before the executor's write, should this be the month's first write.
         start: codeOf({ ...stored, lifecycle: "active" }),
@@ -169,7 +176,7 @@ function effectiveAt(event: ChangeEvent, settings: RecordSettings): number | und
   return Math.min(detected, at);
 }
 
-function historyOf(event: ChangeEvent): HistoryEntry {
+function historyOf(event: ChangeEvent): HistoryRecord {
   const previous = event.previous;
   const current = event.current;
   let changes: HistoryEntry["changes"];
@@ -196,13 +203,11 @@ function historyOf(event: ChangeEvent): HistoryEntry {
       ];
   }
   return {
-    evseId: event.evseId,
     at: event.detectedAt,
     type: event.type,
     eventId: event.eventId,
     observedBy: "poll",
     changes,
-    state: stateOf(current),
   };
 }
 

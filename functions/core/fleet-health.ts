@@ -52,9 +52,9 @@ export class FleetHealth {
     return recordsFor(previous, detection, now, this.settings);
   }
 
-  /** Writes a device write's records; called before the device write itself. */
-  record(records: WriteRecords): Promise<void> {
-    return this.store.record(records);
+  /** Writes the records of the device write storing `state`; called before that write. */
+  record(state: DeviceState, records: WriteRecords): Promise<void> {
+    return this.store.record(state, records);
   }
 
   /**

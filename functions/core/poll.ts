@@ -444,7 +444,7 @@ class PollRun {
     for (let attempt = 0; round.length > 0; attempt += 1) {
       const results = await mapLimit(round, this.settings.writeConcurrency, async (write) => {
         // History and rollups first: a run that dies before the device write writes them again.
-        if (write.records) await this.deps.health?.record(write.records);
+        if (write.records) await this.deps.health?.record(write.state, write.records);
         const outcome = await devices.put(write.state, write.expectedVersion ?? undefined);
         if (outcome === "written") {
           this.summary.writes += 1;

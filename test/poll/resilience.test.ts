@@ -80,7 +80,7 @@ function killAt(point: { page: number; op: KillOp; nth: number; landed: boolean 
       release: (owner) => (dead ? never() : store.release(owner)),
     }),
     health: (store: FleetHealthStore): FleetHealthStore => ({
-      record: (records) => (step("record") ? never() : store.record(records)),
+      record: (state, records) => (step("record") ? never() : store.record(state, records)),
       putSnapshot: (snapshot) => (dead ? never() : store.putSnapshot(snapshot)),
     }),
     isDead: () => dead,
@@ -164,7 +164,8 @@ describe("a poll killed at a random page", () => {
         const killing = killer.health(store);
         const kills = killable();
         return {
-          record: (records) => (kills() ? killing.record(records) : store.record(records)),
+          record: (state, records) =>
+            kills() ? killing.record(state, records) : store.record(state, records),
           putSnapshot: (snapshot) =>
             kills() ? killing.putSnapshot(snapshot) : store.putSnapshot(snapshot),
         };

@@ -1,6 +1,13 @@
 import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { addMonths, monthStart } from "../../core/availability.js";
-import type { HistoryEntry, RollupUpdate, WriteRecords } from "../../core/device-history.js";
+import {
+  type HistoryEntry,
+  historyEntries,
+  type RollupUpdate,
+  rollupUpdate,
+  type WriteRecords,
+} from "../../core/device-history.js";
+import type { DeviceState } from "../../core/device-state.js";
 import type { FleetSnapshot } from "../../core/fleet-snapshot.js";
 import type { FleetHealthStore } from "../../ports.js";
 import {
@@ -15,7 +22,7 @@ import {
 export const ROLLUP_RETENTION_MONTHS = 13;
 
 /** A history entry's sort key: detection time, then the event (or the decommissioned version). */
-export function historySortKey(entry: Pick<HistoryEntry, "at" | "eventId" | "state">): string {
+export function historySortKey(entry: HistoryEntry): string {
   return `${entry.at}#${entry.eventId ?? `v${entry.state.version}`}`;
 }
 
@@ -36,10 +43,11 @@ export class DynamoFleetHealthStore implements FleetHealthStore {
     private readonly settings: { historyRetentionMs: number },
   ) {}
 
-  async record(records: WriteRecords): Promise<void> {
+  async record(state: DeviceState, records: WriteRecords): Promise<void> {
+    const rollup = rollupUpdate(state, records);
     await Promise.all([
-      ...records.history.map((entry) => this.putHistory(entry)),
-      ...(records.rollup ? [this.appendRollup(records.rollup)] : []),
+      ...historyEntries(state, records).map((entry) => this.putHistory(entry)),
+      ...(rollup ? [this.appendRollup(rollup)] : []),
     ]);
   }
 
