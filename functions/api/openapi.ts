@@ -559,7 +559,7 @@ const OPERATIONS: Record<(typeof ROUTES)[number]["name"], Json> = {
     ],
     responses: {
       "200": {
-        description: `A page of at most ${MAX_REPORT_ROWS} rows; the next page is in the Link header (rel="next").`,
+        description: `A page of at most ${MAX_REPORT_ROWS} rows; the next page is in the Link header, rel=next.`,
         headers: { Link: { schema: { type: "string" } } },
         content: {
           "application/json": { schema: ref("FleetAvailabilityReport") },
