@@ -3,7 +3,7 @@
  * decommission it finds), and the device's monthly availability rollup. Plain TypeScript, no I/O:
  * the records ride in the sweep checkpoint with the write they belong to (compact: what the
  * write's own state already says is taken from it when they are written), so a run that dies
- * before writing them leaves them, unchanged, to the next run.
+ * before they have landed leaves them, unchanged, to the next run.
  */
 import { monthOf, monthStart, type StateCode } from "./availability.js";
 import type { ChangeEvent, ChangeType, Detection, DeviceState } from "./device-state.js";

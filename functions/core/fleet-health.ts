@@ -43,7 +43,7 @@ export class FleetHealth {
     private readonly settings: FleetHealthSettings,
   ) {}
 
-  /** The history entries and rollup update to write before a planned device write. */
+  /** The history entries and rollup update to write with a planned device write. */
   recordsFor(
     previous: DeviceState | undefined,
     detection: Detection,
@@ -52,7 +52,7 @@ export class FleetHealth {
     return recordsFor(previous, detection, now, this.settings);
   }
 
-  /** Writes the records of the device write storing `state`; called before that write. */
+  /** Writes the records of the device write storing `state`; called alongside that write. */
   record(state: DeviceState, records: WriteRecords): Promise<void> {
     return this.store.record(state, records);
   }

@@ -443,9 +443,12 @@ class PollRun {
     let round = [...writes];
     for (let attempt = 0; round.length > 0; attempt += 1) {
       const results = await mapLimit(round, this.settings.writeConcurrency, async (write) => {
-        // History and rollups first: a run that dies before the device write writes them again.
-        if (write.records) await this.deps.health?.record(write.state, write.records);
-        const outcome = await devices.put(write.state, write.expectedVersion ?? undefined);
+        // History and rollups ride along: the checkpoint keeps this write until both have landed
+        // (the next checkpoint waits for them), so a run that dies writes them again.
+        const [outcome] = await Promise.all([
+          devices.put(write.state, write.expectedVersion ?? undefined),
+          write.records && this.deps.health?.record(write.state, write.records),
+        ]);
         if (outcome === "written") {
           this.summary.writes += 1;
           if (write.state.version === write.expectedVersion) this.summary.heartbeats += 1;

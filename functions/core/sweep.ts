@@ -18,7 +18,7 @@ export interface PendingWrite {
   /** What the state was derived from, to derive it again after a version conflict: the
    * listed EVSE, or null for a removal. */
   listed: Evse | null;
-  /** History entries and the rollup update, written just before the device (fleet health). */
+  /** History entries and the rollup update, written with the device (fleet health). */
   records?: WriteRecords | undefined;
 }
 

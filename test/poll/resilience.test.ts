@@ -30,9 +30,9 @@ type KillOp = "read" | "publish" | "checkpoint" | "put" | "record";
  * Wraps the device store, the sweep store and the publisher so that, at a chosen operation of a
  * chosen page, the run "dies": that operation and every later one never completes, like a killed
  * Lambda. Nothing after it runs (no further checkpoint, no ledger, no lease release). A
- * checkpoint write the run dies in may have landed or not (`landed`). A page's writes (history
- * and rollup records, then devices) run while the next page is fetched: a write kill point
- * counts the writes from its page's read on.
+ * checkpoint write the run dies in may have landed or not (`landed`). A page's writes (devices,
+ * with their history and rollup records) may still run while the next page is fetched: a
+ * write kill point counts the writes from its page's read on.
  */
 function killAt(point: { page: number; op: KillOp; nth: number; landed: boolean }) {
   let page = -1;
