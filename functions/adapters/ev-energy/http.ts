@@ -76,9 +76,7 @@ export function failureError(
   url: URL,
 ): Error {
   const reason =
-    outcome.failure === "timeout"
-      ? "timed out"
-      : `failed: ${networkFailureReason(outcome.cause)}`;
+    outcome.failure === "timeout" ? "timed out" : `failed: ${networkFailureReason(outcome.cause)}`;
   return new Error(`${request} to ${hostOf(url)} ${reason}`, { cause: outcome.cause });
 }
 
