@@ -6,7 +6,6 @@
  * sandbox only (sent as X-Principal). Prints the response body; exit 0 for 2xx, 1 otherwise.
  */
 import { randomUUID } from "node:crypto";
-import { parseArgs } from "node:util";
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import { AwsClient } from "aws4fetch";
 import { hostOf, networkFailureReason } from "../functions/lib/network-failure.js";
