@@ -24,6 +24,8 @@ export interface FlagSpec {
   /** The environment variable that gives the default. */
   env?: string;
   default?: string;
+  /** What the help says the default is, when it is not a fixed value. */
+  shownDefault?: string;
   help: string;
 }
 
@@ -53,7 +55,9 @@ export function helpText(spec: CommandSpec<Record<string, FlagSpec>>): string {
   const rows = Object.entries(spec.flags).map(([name, flag]) => {
     const left = `--${name}${flag.value ? ` ${flag.value}` : ""}`;
     const extra = [
-      flag.default !== undefined ? `default ${flag.default}` : undefined,
+      (flag.shownDefault ?? flag.default) !== undefined
+        ? `default ${flag.shownDefault ?? flag.default}`
+        : undefined,
       flag.env ? `or ${flag.env}` : undefined,
     ].filter((part) => part !== undefined);
     return [left, `${flag.help}${extra.length > 0 ? ` (${extra.join(", ")})` : ""}`] as const;

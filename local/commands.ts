@@ -64,12 +64,14 @@ export const SANDBOX_COMMAND = {
       type: "string",
       value: "N",
       env: "SANDBOX_FLEET",
-      help: "EVSEs in a new simulated fleet (default: the saved fleet's, else 200)",
+      shownDefault: "the saved fleet's, else 200",
+      help: "EVSEs in a new simulated fleet",
     },
     seed: {
       type: "string",
       value: "N",
-      help: "seed of a new simulated fleet (default: the saved fleet's, else 1)",
+      shownDefault: "the saved fleet's, else 1",
+      help: "seed of a new simulated fleet",
     },
     "poll-seconds": {
       type: "string",
