@@ -8,12 +8,8 @@
  * DYNAMODB_ENDPOINT + TABLE_NAME to use another DynamoDB.
  */
 import { randomUUID } from "node:crypto";
-import { pollFailed } from "../functions/poll-runtime.js";
 import { helpText, parseCommandLine, positiveNumber, runCommand, wholeNumber } from "./cli.js";
 import { POLL_COMMAND } from "./commands.js";
-import { checkLocalEnvironment, startLocalEnvironment } from "./environment.js";
-import { feedPublisher } from "./recording-publisher.js";
-import { stderrLogger } from "./stderr-logger.js";
 
 await runCommand(POLL_COMMAND, async () => {
   const parsed = parseCommandLine(POLL_COMMAND, process.argv.slice(2));
@@ -25,6 +21,18 @@ await runCommand(POLL_COMMAND, async () => {
   const fleetSize = wholeNumber("--fleet", values.fleet, { min: 0, max: 1_000_000 });
   const seed = wholeNumber("--seed", values.seed, { min: 0, max: 4_294_967_295 });
   const timeLimitMs = positiveNumber("--time-limit-seconds", values["time-limit-seconds"]) * 1000;
+  // Loaded once the flags are known good: a wrong flag is answered at once.
+  const [
+    { pollFailed },
+    { checkLocalEnvironment, startLocalEnvironment },
+    { feedPublisher },
+    { stderrLogger },
+  ] = await Promise.all([
+    import("../functions/poll-runtime.js"),
+    import("./environment.js"),
+    import("./recording-publisher.js"),
+    import("./stderr-logger.js"),
+  ]);
   checkLocalEnvironment(process.env);
 
   const logger = stderrLogger();

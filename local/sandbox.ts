@@ -8,9 +8,6 @@
  */
 import { helpText, parseCommandLine, runCommand } from "./cli.js";
 import { SANDBOX_COMMAND, sandboxSettings } from "./commands.js";
-import { checkLocalEnvironment } from "./environment.js";
-import { startSandbox } from "./sandbox-app.js";
-import { stderrLogger } from "./stderr-logger.js";
 
 await runCommand(SANDBOX_COMMAND, async () => {
   const argv = process.argv.slice(2);
@@ -20,6 +17,12 @@ await runCommand(SANDBOX_COMMAND, async () => {
     return 0;
   }
   const settings = sandboxSettings(parsed.values, argv);
+  // Loaded once the flags are known good: a wrong flag is answered at once.
+  const [{ checkLocalEnvironment }, { startSandbox }, { stderrLogger }] = await Promise.all([
+    import("./environment.js"),
+    import("./sandbox-app.js"),
+    import("./stderr-logger.js"),
+  ]);
   checkLocalEnvironment(process.env);
   const logger = stderrLogger();
 

@@ -6,7 +6,6 @@
  * sandbox only (sent as X-Principal). Prints the response body; exit 0 for 2xx, 1 otherwise.
  */
 import { randomUUID } from "node:crypto";
-import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import { AwsClient } from "aws4fetch";
 import { hostOf, networkFailureReason } from "../functions/lib/network-failure.js";
 import { CliError, helpText, parseCommandLine, runCommand, UsageError } from "../local/cli.js";
@@ -77,6 +76,8 @@ export async function callApi(
 }
 
 async function awsCredentials(profile: string | undefined): Promise<Credentials> {
+  // Loaded only to sign: --help, a wrong flag and --as need none of the AWS SDK.
+  const { defaultProvider } = await import("@aws-sdk/credential-provider-node");
   try {
     return await defaultProvider(profile ? { profile } : {})();
   } catch (error) {
