@@ -6,6 +6,7 @@
 import { parseArgs } from "node:util";
 import { CredentialsError } from "../functions/adapters/ev-energy/errors.js";
 import { ConfigurationError } from "../functions/config.js";
+import { networkFailureReason } from "../functions/lib/network-failure.js";
 
 /** A wrong flag, value or argument: exit 2 with the usage line. */
 export class UsageError extends Error {
@@ -216,6 +217,11 @@ export function describeFailure(error: unknown): { line: string; code: number; s
     error instanceof CliError
   ) {
     return { line: oneLine(error.message), code: 1 };
+  }
+  const { address, port, code } = error as { address?: unknown; port?: unknown; code?: unknown };
+  if (typeof code === "string" && typeof address === "string" && typeof port === "number") {
+    // A socket that could not connect (DynamoDB, a port): where, and why.
+    return { line: `cannot reach ${address}:${port}: ${networkFailureReason(error)}`, code: 1 };
   }
   if (error instanceof Error) {
     const cause = error.cause instanceof Error ? `: ${oneLine(error.cause.message)}` : "";

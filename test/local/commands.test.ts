@@ -182,6 +182,15 @@ describe("the command-line boundary", () => {
       line: "TypeError: boom; second line: why (LOG_LEVEL=debug shows where)",
       code: 1,
     });
+    const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:8000"), {
+      code: "ECONNREFUSED",
+      address: "127.0.0.1",
+      port: 8000,
+    });
+    expect(describeFailure(refused)).toEqual({
+      line: "cannot reach 127.0.0.1:8000: connection refused (ECONNREFUSED)",
+      code: 1,
+    });
     const written: string[] = [];
     let exit: number | undefined;
     await runCommand(
