@@ -14,6 +14,9 @@ const positive = z.coerce.number().positive("must be a positive number");
 const wholeAtLeastZero = z.coerce.number().int().min(0, "must be a whole number ≥ 0");
 // Tokens and client secrets travel to these: https, or http only to a loopback simulator.
 const httpUrl = secureUrl("must be an https URL (http only to localhost or 127.0.0.1)");
+const flag = z
+  .enum(["true", "false"], { error: "must be true or false" })
+  .transform((v) => v === "true");
 
 const PollEnvironment = z.object({
   TABLE_NAME: text,
@@ -38,6 +41,12 @@ const PollEnvironment = z.object({
     .int()
     .min(100, "must be at least 100")
     .default(10_000),
+  /**
+   * The poll switch's state while its table item (`CONTROL` / `POLL_PAUSE`) does not exist.
+   * Infra always sets it (`poll.startPaused`, default true); false here keeps the sandbox and
+   * the poll CLI running with nothing configured.
+   */
+  POLL_START_PAUSED: flag.default(false),
 });
 
 export type PollEnvironment = z.infer<typeof PollEnvironment>;
@@ -65,10 +74,6 @@ export function parseEnvironment<T extends z.ZodType>(
 }
 
 // ---------------------------------------------------------------- decommission
-
-const flag = z
-  .enum(["true", "false"], { error: "must be true or false" })
-  .transform((v) => v === "true");
 
 /** What every decommission function reads: the table, the bus and the pause switch. */
 const DecommissionCommon = z.object({

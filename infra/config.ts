@@ -165,6 +165,12 @@ const pollSchema = z.strictObject({
   rateLimitDefault: wholeNumber(1).default(1000),
   /** The poll function's timeout; must end before the next scheduled run starts. */
   timeoutSeconds: wholeNumber(1, 900).default(240),
+  /**
+   * The poll switch's state until an operator first writes it (the item `CONTROL` /
+   * `POLL_PAUSE`): a new deployment waits, without failing or alarming, until its secrets are
+   * filled and someone starts it. Later flips are data, so no deploy changes them.
+   */
+  startPaused: z.boolean({ error: "expected true or false" }).default(true),
 });
 export type PollSettings = z.output<typeof pollSchema>;
 

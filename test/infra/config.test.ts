@@ -38,6 +38,7 @@ describe("stage configuration", () => {
       reserveRequests: 50,
       rateLimitDefault: 1000,
       timeoutSeconds: 240,
+      startPaused: true,
     });
     expect(config.evEnergy).toEqual({
       apiBaseUrl: "https://api.ev.energy/v2",
@@ -106,6 +107,8 @@ describe("stage configuration", () => {
 
     expect(config.poll.scheduleMinutes).toBe(5);
     expect(config.poll.timeoutSeconds).toBe(240);
+    // A new stage's poll waits for an operator to start it.
+    expect(config.poll.startPaused).toBe(true);
     expect(config.evEnergy.tokenUrl).toBe("https://api.ev.energy/o/token/");
     expect(config.secrets).toEqual({
       read: { create: true },
@@ -385,6 +388,16 @@ describe("stage configuration", () => {
 
     expect(() => parseStageConfig("prod", stages)).toThrow(
       "stages.prod.poll.scheduleMinutes: expected a number ≥ 1",
+    );
+  });
+
+  it("names the path of a poll switch default that is not a boolean", () => {
+    const stages = stagesWith("dev", (settings) => {
+      section(settings, "poll").startPaused = "yes";
+    });
+
+    expect(() => parseStageConfig("dev", stages)).toThrow(
+      "stages.dev.poll.startPaused: expected true or false",
     );
   });
 

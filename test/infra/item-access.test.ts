@@ -100,7 +100,7 @@ describe("item access, simulated", () => {
       }
     });
 
-    it("can do to its devices, its lease and checkpoint, and its ledger what its code does, and no more", async () => {
+    it("can do to its devices, its lease and checkpoint, its ledger and its switch what its code does, and no more", async () => {
       const { poll } = functions();
       // partition: [allowed, denied]
       const expected: Record<string, [string[], string[]]> = {
@@ -113,6 +113,8 @@ describe("item access, simulated", () => {
           ["UpdateItem", "Query"],
           ["PutItem", "DeleteItem"],
         ],
+        // Reads the poll switch (CONTROL / POLL_PAUSE); only operators flip it.
+        CONTROL: [["GetItem"], ["PutItem", "UpdateItem", "DeleteItem", "Query"]],
       };
       for (const [partition, [allowed, denied]] of Object.entries(expected)) {
         const context = { "dynamodb:LeadingKeys": [partition] };

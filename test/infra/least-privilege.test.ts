@@ -174,6 +174,7 @@ describe("least privilege and safe defaults", () => {
             on(["GetItem", "PutItem", "Query"], "StringEquals", ["EVSE"]),
             on(["UpdateItem"], "StringEquals", ["POLL"]),
             on(["Query", "UpdateItem"], "StringEquals", ["LEDGER"]),
+            on(["GetItem"], "StringEquals", ["CONTROL"]),
           ],
           api: [
             on(["BatchGetItem", "GetItem", "PutItem", "Query", "UpdateItem"], "StringEquals", [
