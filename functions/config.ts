@@ -105,14 +105,24 @@ const DecommissionApiEnvironment = DecommissionCommon.extend({
   PENDING_EXPIRY_DAYS: positive.default(7),
   /** How long idempotency keys are kept; never less than a day. */
   IDEMPOTENCY_RETENTION_HOURS: z.coerce.number().min(24, "must be at least 24").default(24),
+  /**
+   * Whether the stage carries out approvals (infra: `decommission.executor.enabled`, always
+   * set); false: approvals say they will fail without a DELETE.
+   */
+  EXECUTION_ENABLED: flag.default(true),
 });
 export type DecommissionApiEnvironment = z.infer<typeof DecommissionApiEnvironment>;
 
-/** The executor function (the only one holding the write credential). */
+/**
+ * The executor function (the only one holding the write credential). With EXECUTION_ENABLED
+ * false (infra: `decommission.executor.enabled`, always set) it fails every approved request
+ * without a DELETE and is given no write credential: EVENERGY_WRITE_SECRET_ID is then unset.
+ */
 const DecommissionExecutorEnvironment = DecommissionCommon.extend({
+  EXECUTION_ENABLED: flag.default(true),
   EVENERGY_API_URL: httpUrl,
   EVENERGY_TOKEN_URL: httpUrl.optional(),
-  EVENERGY_WRITE_SECRET_ID: text,
+  EVENERGY_WRITE_SECRET_ID: text.optional(),
   EVENERGY_WRITE_SCOPE: text.default("evse:write"),
   /** The KMS HMAC key the executor verifies approvals with (VerifyMac). */
   APPROVAL_KEY_ID: text,
@@ -122,7 +132,19 @@ const DecommissionExecutorEnvironment = DecommissionCommon.extend({
   EXECUTION_MAX_BACKOFF_SECONDS: positive.default(900),
   /** Longer than one attempt can take (the function's timeout). */
   EXECUTION_LEASE_SECONDS: positive.default(300),
-});
+}).superRefine(
+  (env, ctx) => {
+    if (env.EXECUTION_ENABLED !== false && env.EVENERGY_WRITE_SECRET_ID === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["EVENERGY_WRITE_SECRET_ID"],
+        message: "is not set (required while EXECUTION_ENABLED is true)",
+      });
+    }
+  },
+  // Reported with the other variables' problems, not only once they are fixed.
+  { when: () => true },
+);
 export type DecommissionExecutorEnvironment = z.infer<typeof DecommissionExecutorEnvironment>;
 
 /** The scheduled reconciler (and the dead-letter consumer). */

@@ -312,6 +312,14 @@ const decommissionSchema = z.strictObject({
     .prefault({}),
   executor: z
     .strictObject({
+      /**
+       * Whether approved requests are carried out (a DELETE at ev.energy). Off by default:
+       * ev.energy serves sandbox and production accounts from one URL, so only the write
+       * credential decides which chargers a DELETE removes, and a stage must opt in (prod
+       * does in cdk.json). Off, requests and approvals work, the executor fails each approved
+       * request without calling ev.energy, and it is given no write credential at all.
+       */
+      enabled: z.boolean({ error: "expected true or false" }).default(false),
       /** Calls to ev.energy at once: protects its rate limit (Lambda's minimum is 2). */
       maxConcurrency: wholeNumber(2, 1000).default(2),
       /** Attempts before a request fails (an unknown DELETE outcome is always verified first). */

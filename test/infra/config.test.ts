@@ -65,6 +65,7 @@ describe("stage configuration", () => {
       idempotencyRetentionHours: 24,
       api: { throttleRatePerSecond: 20, throttleBurst: 40, accountLoggingRole: "create" },
       executor: {
+        enabled: false,
         maxConcurrency: 2,
         maxAttempts: 8,
         backoffSeconds: 30,
@@ -98,6 +99,8 @@ describe("stage configuration", () => {
       acknowledgeUnpinnedSessionNames: false,
     });
     expect(config.monitoring.noCompleteSweepMinutes).toBe(30);
+    // Only prod carries out decommissions.
+    expect(config.decommission.executor.enabled).toBe(true);
   });
 
   it("fills every knob with its default when a stage gives only the required two", () => {
@@ -130,6 +133,7 @@ describe("stage configuration", () => {
       idempotencyRetentionHours: 24,
       api: { throttleRatePerSecond: 20, throttleBurst: 40, accountLoggingRole: "create" },
       executor: {
+        enabled: false,
         maxConcurrency: 2,
         maxAttempts: 8,
         backoffSeconds: 30,
@@ -199,13 +203,14 @@ describe("stage configuration", () => {
     const stages = stagesWith("prod", (settings) => {
       const decommission = section(settings, "decommission");
       Object.assign(section(decommission, "api"), { accountLoggingRole: "maybe" });
-      Object.assign(section(decommission, "executor"), { maxConcurrency: 1 });
+      Object.assign(section(decommission, "executor"), { enabled: "yes", maxConcurrency: 1 });
     });
 
     expect(() => parseStageConfig("prod", stages)).toThrow(
       [
         'Invalid configuration for stage "prod":',
         'stages.prod.decommission.api.accountLoggingRole: expected "create" or "existing"',
+        "stages.prod.decommission.executor.enabled: expected true or false",
         "stages.prod.decommission.executor.maxConcurrency: expected a number from 2 to 1000",
       ].join("\n  "),
     );

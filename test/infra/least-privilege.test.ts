@@ -109,11 +109,12 @@ describe("least privilege and safe defaults", () => {
       }
     });
 
-    it("only the executor reads the write-scoped secret", () => {
-      for (const stage of stages()) {
-        const secret = { Ref: logicalId(stage.stateful.writeSecret) };
-        expect(readersOf(stage, secret)).toEqual([roles(stage).executor]);
-      }
+    it("only the executor reads the write-scoped secret, and only where execution is on (prod)", () => {
+      expect(readersOf(prod, { Ref: logicalId(prod.stateful.writeSecret) })).toEqual([
+        roles(prod).executor,
+      ]);
+      // dev's execution is off (decommission.executor.enabled): nothing may read it.
+      expect(readersOf(dev, { Ref: logicalId(dev.stateful.writeSecret) })).toEqual([]);
     });
 
     it("the API function reads no secret at all", () => {

@@ -357,6 +357,7 @@ describe("monitoring", () => {
         "WriteThrottleEvents",
         "DecommissionCompleted",
         "DecommissionFailed",
+        "DecommissionExecutionDisabled",
         "DecommissionRetried",
         "DecommissionSkipped",
         "DecommissionIntegrityViolation",
