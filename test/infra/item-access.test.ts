@@ -16,6 +16,7 @@ import {
   concreteValue,
   DEPLOYED,
   getAtt,
+  logicalId,
   type SynthesisedStage,
   synthStage,
 } from "./helpers.js";
@@ -202,6 +203,20 @@ describe("item access, simulated", () => {
       ]) {
         expect(await decide(executor, action, DEVICE), action).toBe("ImplicitlyDenied");
       }
+    });
+
+    it("cannot read the write secret (nor any) in dev, whose execution is off; the poll can read its own", async () => {
+      const { executor, poll } = functions();
+      const secret = (construct: IConstruct) =>
+        String(concreteValue(dev, { Ref: logicalId(construct) }));
+      const [write, read] = [secret(dev.stateful.writeSecret), secret(dev.stateful.readSecret)];
+      expect(write).toMatch(/^arn:aws:secretsmanager:/);
+      for (const arn of [write, read]) {
+        expect(await decide(executor, "secretsmanager:GetSecretValue", {}, arn)).toBe(
+          "ImplicitlyDenied",
+        );
+      }
+      expect(await decide(poll, "secretsmanager:GetSecretValue", {}, read)).toBe("Allowed");
     });
 
     it("can read and move a request, release a guard and read the pause switch, and no more", async () => {
