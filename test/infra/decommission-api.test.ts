@@ -589,9 +589,15 @@ describe("decommission API", () => {
       });
     });
 
-    it("publishes its URL as a stack output", () => {
+    it("publishes its URL and its id as stack outputs (the deploy guide reads them by name)", () => {
       const outputs = dev.statelessTemplate.toJSON().Outputs;
       expect(isObject(outputs) && isObject(outputs.DecommissionApiUrl)).toBe(true);
+      expect(isObject(outputs) ? outputs.DecommissionApiId : undefined).toMatchObject({
+        Value: { Ref: logicalId(dev.stateless.decommission.api) },
+      });
+      expect(isObject(outputs) ? outputs.PollLogGroup : undefined).toMatchObject({
+        Value: { Ref: logicalId(dev.stateless.poller.pollFunction.logGroup) },
+      });
     });
   });
 });

@@ -244,6 +244,22 @@ describe("the CDK app's entry point", () => {
   });
 });
 
+describe("the README's example of cdk.context.local.json", () => {
+  it("is valid over the committed dev stage", () => {
+    const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
+    const marker = "<!-- example: cdk.context.local.json -->";
+    const start = readme.indexOf(marker);
+    expect(start, "the README marks its example").toBeGreaterThan(0);
+    const block = /```json\n([\s\S]*?)\n```/.exec(readme.slice(start));
+    const example: unknown = JSON.parse(block?.[1] ?? "");
+
+    const config = withLocal("dev", example);
+
+    expect(config.env?.account).toMatch(/^\d{12}$/);
+    expect(config.monitoring.alarmEmail).toBeDefined();
+  });
+});
+
 // The file this checkout's deployer keeps must never be committed.
 describe(".gitignore", () => {
   it("ignores cdk.context.local.json", () => {
