@@ -51,7 +51,7 @@ const LEASE_GRACE_MS = 60_000;
 const MAX_ATTEMPTS = 4;
 /**
  * How long a read of the poll switch is reused. Lambda runs are minutes apart, so each reads
- * it afresh; the sandbox, polling every few seconds, reads it every third run or so.
+ * it afresh; a process that polls more often reads it at most every 15 s of its clock.
  */
 const POLL_SWITCH_CACHE_MS = 15_000;
 

@@ -92,6 +92,27 @@ describe("with decommission execution off in the stage", () => {
     expect(upstreamRequests(h)).toBe(before);
   });
 
+  it("leaves a request whose DELETE an enabled executor had already sent for an enabled one to settle", async () => {
+    const { h, id, before } = await approvedWhileDisabled();
+    await dynamo.documents.send(
+      new UpdateCommand({
+        TableName: h.poll.tableName,
+        Key: { pk: "DCR", sk: id },
+        UpdateExpression: "SET execution.deleteSent = :sent",
+        ExpressionAttributeValues: { ":sent": true },
+      }),
+    );
+    const [message] = h.queue.sent;
+    if (!message) throw new Error("nothing queued");
+
+    expect(await h.executor.execute(message, 1)).toMatchObject({
+      kind: "done",
+      outcome: "skipped",
+    });
+    expect((await h.store.get(id))?.status).toBe("APPROVED");
+    expect(upstreamRequests(h)).toBe(before);
+  });
+
   it("marks its failures as deliberate, so they are counted apart from real failures", async () => {
     const { h } = await approvedWhileDisabled();
     const [message] = h.queue.sent;
