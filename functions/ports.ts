@@ -147,3 +147,11 @@ export interface RequestLedger {
   record(count: number, at: number): Promise<void>;
   countSince(from: number): Promise<number>;
 }
+
+/**
+ * The operators' switch for the scheduled poll (data, not the schedule's state, so a deploy
+ * never flips it): while it says paused, a run reads nothing and writes nothing.
+ */
+export interface PollSwitch {
+  isPaused(): Promise<boolean>;
+}

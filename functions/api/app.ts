@@ -84,14 +84,14 @@ export function createApi(deps: ApiDependencies): ApiHandler {
         cursor: query.cursor,
       });
       return json(200, {
-        items: page.items.map((item) => representRequest(item, call.basePath)),
+        items: page.items.map((item) => representRequest(item, call.basePath, deps.settings)),
         nextCursor: page.nextCursor ?? null,
       });
     },
     getRequest: async (call) => {
       parseQuery(call.request, NoQuery);
       const found = await getRequest(deps.requests, requestId(call));
-      return json(200, representRequest(found, call.basePath));
+      return json(200, representRequest(found, call.basePath, deps.settings));
     },
     approveRequest: async (call) => {
       parseQuery(call.request, NoQuery);
@@ -104,7 +104,7 @@ export function createApi(deps: ApiDependencies): ApiHandler {
         value,
       );
       const url = requestUrl(call.basePath, approved.id);
-      return json(202, representRequest(approved, call.basePath), { Location: url });
+      return json(202, representRequest(approved, call.basePath, deps.settings), { Location: url });
     },
     rejectRequest: async (call) => {
       parseQuery(call.request, NoQuery);
@@ -116,7 +116,7 @@ export function createApi(deps: ApiDependencies): ApiHandler {
         requestId(call),
         value.reason,
       );
-      return json(200, representRequest(rejected, call.basePath));
+      return json(200, representRequest(rejected, call.basePath, deps.settings));
     },
     cancelRequest: async (call) => {
       parseQuery(call.request, NoQuery);
@@ -128,7 +128,7 @@ export function createApi(deps: ApiDependencies): ApiHandler {
         requestId(call),
         value.reason,
       );
-      return json(200, representRequest(cancelled, call.basePath));
+      return json(200, representRequest(cancelled, call.basePath, deps.settings));
     },
     listEvses: async (call) => {
       const query = parseQuery(call.request, ListEvsesQuery);
@@ -233,7 +233,7 @@ async function create(deps: ApiDependencies, call: Call): Promise<APIGatewayProx
     },
     async (): Promise<StoredResponse> => {
       const created = await createRequest(deps.requests, deps.settings, call.caller, value);
-      const response = json(201, representRequest(created, call.basePath), {
+      const response = json(201, representRequest(created, call.basePath, deps.settings), {
         Location: requestUrl(call.basePath, created.id),
       });
       return {

@@ -16,6 +16,7 @@ import {
   concreteValue,
   DEPLOYED,
   getAtt,
+  logicalId,
   type SynthesisedStage,
   synthStage,
 } from "./helpers.js";
@@ -100,7 +101,7 @@ describe("item access, simulated", () => {
       }
     });
 
-    it("can do to its devices, its lease and checkpoint, and its ledger what its code does, and no more", async () => {
+    it("can do to its devices, its lease and checkpoint, its ledger and its switch what its code does, and no more", async () => {
       const { poll } = functions();
       // partition: [allowed, denied]
       const expected: Record<string, [string[], string[]]> = {
@@ -113,6 +114,8 @@ describe("item access, simulated", () => {
           ["UpdateItem", "Query"],
           ["PutItem", "DeleteItem"],
         ],
+        // Reads the poll switch (CONTROL / POLL_PAUSE); only operators flip it.
+        CONTROL: [["GetItem"], ["PutItem", "UpdateItem", "DeleteItem", "Query"]],
       };
       for (const [partition, [allowed, denied]] of Object.entries(expected)) {
         const context = { "dynamodb:LeadingKeys": [partition] };
@@ -200,6 +203,20 @@ describe("item access, simulated", () => {
       ]) {
         expect(await decide(executor, action, DEVICE), action).toBe("ImplicitlyDenied");
       }
+    });
+
+    it("cannot read the write secret (nor any) in dev, whose execution is off; the poll can read its own", async () => {
+      const { executor, poll } = functions();
+      const secret = (construct: IConstruct) =>
+        String(concreteValue(dev, { Ref: logicalId(construct) }));
+      const [write, read] = [secret(dev.stateful.writeSecret), secret(dev.stateful.readSecret)];
+      expect(write).toMatch(/^arn:aws:secretsmanager:/);
+      for (const arn of [write, read]) {
+        expect(await decide(executor, "secretsmanager:GetSecretValue", {}, arn)).toBe(
+          "ImplicitlyDenied",
+        );
+      }
+      expect(await decide(poll, "secretsmanager:GetSecretValue", {}, read)).toBe("Allowed");
     });
 
     it("can read and move a request, release a guard and read the pause switch, and no more", async () => {

@@ -113,14 +113,15 @@ describe("monitoring", () => {
       }
     });
 
-    it("fire when no sweep completed within the configured window, or the poll sent no data", () => {
+    it("fire when no sweep completed within the configured window, or the poll sent no data, but not while the poll is switched off", () => {
       for (const [stage, minutes] of [
         [dev, 60],
         [prod, 30],
       ] as const) {
+        // A paused run counts here (functions/lib/observability.ts): see the poll tests.
         expect(alarm(stage, "poll-no-complete-sweep")).toMatchObject({
           Namespace: "EvseOps",
-          MetricName: "SweepsCompleted",
+          MetricName: "SweepsCompletedOrPaused",
           Dimensions: [
             {
               Name: "service",
@@ -343,6 +344,7 @@ describe("monitoring", () => {
         "DeviceWrites",
         "PublishFailures",
         "SweepsCompleted",
+        "PollPaused",
         "PollDuration",
         "PollRateLimited",
         "RateLimitRemaining",
@@ -355,6 +357,7 @@ describe("monitoring", () => {
         "WriteThrottleEvents",
         "DecommissionCompleted",
         "DecommissionFailed",
+        "DecommissionExecutionDisabled",
         "DecommissionRetried",
         "DecommissionSkipped",
         "DecommissionIntegrityViolation",

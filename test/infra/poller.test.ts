@@ -101,6 +101,7 @@ describe("poller", () => {
         RESERVE_REQUESTS: "50",
         RATE_LIMIT_DEFAULT: "1000",
         SCHEDULE_MINUTES: "5",
+        POLL_START_PAUSED: "true",
       });
     });
 
@@ -231,6 +232,7 @@ describe("poller", () => {
               [["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"], "EVSE"],
               [["dynamodb:UpdateItem"], "POLL"],
               [["dynamodb:Query", "dynamodb:UpdateItem"], "LEDGER"],
+              [["dynamodb:GetItem"], "CONTROL"],
             ] as const
           ).map(([actions, partition]) => ({
             actions: [...actions],

@@ -11,6 +11,7 @@
  * | open-request guard  | `EVSE_OPEN#<evseId>` | `GUARD` (names the one open request) |
  * | idempotency key     | `IDEMPOTENCY#<caller>` | the key; TTL `expiresAt` (≥ 24 h) |
  * | pause switch        | `CONTROL`   | `DECOMMISSION_PAUSE` (`paused`: boolean) |
+ * | poll switch         | `CONTROL`   | `POLL_PAUSE` (`paused`: boolean) |
  *
  * Requests share one partition (decommissions are rare; ids sort by creation time); gsi1 lists
  * them by status, most recently changed first, which the reconciler also uses. A request's own
@@ -36,6 +37,7 @@ export const OPEN_GUARD_SORT_KEY = "GUARD";
 export const IDEMPOTENCY_PREFIX = "IDEMPOTENCY#";
 export const CONTROL_PARTITION = "CONTROL";
 export const PAUSE_SORT_KEY = "DECOMMISSION_PAUSE";
+export const POLL_PAUSE_SORT_KEY = "POLL_PAUSE";
 
 /** The item-level DynamoDB actions a function may be given (never Scan, PartiQL, batch writes). */
 export type ItemAction =
@@ -53,11 +55,16 @@ export type ItemAction =
  * items, nor erase a request's audit trail.
  */
 export const ITEM_ACCESS = {
-  /** Device states (read a page's range, read one, write a new version), the lease and checkpoint, the ledger. Never a request. */
+  /**
+   * Device states (read a page's range, read one, write a new version), the lease and
+   * checkpoint, the ledger; reads its switch (`CONTROL` / `POLL_PAUSE`), never writes one.
+   * Never a request.
+   */
   poll: {
     [DEVICE_PARTITION]: ["GetItem", "Query", "PutItem"],
     [POLL_PARTITION]: ["UpdateItem"],
     [LEDGER_PARTITION]: ["UpdateItem", "Query"],
+    [CONTROL_PARTITION]: ["GetItem"],
   },
   /** Requests, their pointers and guards, idempotency keys; reads the devices. */
   api: {

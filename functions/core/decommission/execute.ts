@@ -6,7 +6,12 @@
  */
 import type { EvEnergyApi, Random } from "../../ports.js";
 import { type ApprovalVerifier, approvalViolation } from "./approval.js";
-import { type DecommissionRequest, type ExecutionState, SYSTEM_ACTORS } from "./model.js";
+import {
+  type DecommissionRequest,
+  EXECUTION_DISABLED,
+  type ExecutionState,
+  SYSTEM_ACTORS,
+} from "./model.js";
 import type { DeviceCompletion, ExecutionMessage, PauseSwitch } from "./ports.js";
 import { announce, iso, type WriteDependencies, writeTransition } from "./writes.js";
 
@@ -39,6 +44,8 @@ export type Verdict =
       note: string;
       /** Failed because the request's approval did not hold up (alarmed on). */
       integrityViolation?: true;
+      /** Failed because this stage's execution is off: deliberate, so counted apart. */
+      executionDisabled?: true;
     }
   | { kind: "retry"; delayMs: number; note: string };
 
@@ -302,6 +309,51 @@ async function fail(
   return { kind: "done", outcome: "failed", note: reason };
 }
 
+/**
+ * An execution message in a stage whose execution is off (`decommission.executor.enabled`
+ * false). Nothing here can reach ev.energy: the function that runs it holds no ev.energy client
+ * and no write credential (infra does not grant it).
+ * 1. Skip it as `executeMessage` would (request gone, ended, or superseded).
+ * 2. Check the approval all the same: a forged one is an integrity violation here too, and the
+ *    signing chain is proven in every stage.
+ * 3. Fail the request with `EXECUTION_DISABLED.outcome` (as `failUnexecuted`: never while a
+ *    lease is live, never after a DELETE was sent, which only an earlier enabled executor could
+ *    have done: that request is left for an enabled one to settle).
+ */
+export async function refuseDisabled(
+  deps: WriteDependencies & { verifier: ApprovalVerifier },
+  message: ExecutionMessage,
+): Promise<Verdict> {
+  const request = await deps.store.get(message.requestId);
+  if (request === undefined) return skipped("no such request");
+  if (request.status !== "APPROVED" && request.status !== "EXECUTING") {
+    return skipped(`request is ${request.status}`);
+  }
+  if (request.execution.token !== message.token) return skipped("superseded by a newer message");
+  const violation = await approvalViolation(request, deps.verifier);
+  if (violation !== undefined) return refuse(deps, request, violation);
+  const outcome = await failUnexecuted(deps, message, () => EXECUTION_DISABLED.outcome);
+  switch (outcome.kind) {
+    case "failed":
+      return {
+        kind: "done",
+        outcome: "failed",
+        note: EXECUTION_DISABLED.outcome,
+        executionDisabled: true,
+      };
+    case "retry":
+      return retry(outcome.delayMs, "another executor holds the lease");
+    case "ignored":
+      if (request.execution.deleteSent) {
+        deps.logger.warn(
+          "a DELETE was sent before execution was disabled; enable execution to settle it",
+          { requestId: request.id },
+        );
+      }
+      return skipped(outcome.why);
+  }
+}
+
 /** What becomes of a dead-lettered message. */
 export type DeadLetterOutcome =
   | { kind: "failed" }
@@ -406,7 +458,7 @@ function classify(error: unknown): Failure {
  * (someone or something wrote the request outside the API). Logged as an error: it alarms.
  */
 async function refuse(
-  deps: ExecutorDependencies,
+  deps: WriteDependencies,
   request: DecommissionRequest,
   violation: string,
 ): Promise<Verdict> {

@@ -26,6 +26,7 @@ import {
 import {
   type DecommissionRequest,
   type DeviceSnapshot,
+  EXECUTION_DISABLED,
   INITIAL_EXECUTION,
   isOpen,
   SYSTEM_ACTORS,
@@ -52,6 +53,11 @@ export interface RequestSettings {
   approvers: ApproverPatterns;
   /** How long a request may wait for a decision. */
   pendingExpiryMs: number;
+  /**
+   * Whether this stage carries out approved requests (`decommission.executor.enabled`); when
+   * false, approvals say so (the executor fails them without a DELETE). Default true.
+   */
+  executionEnabled?: boolean;
 }
 
 export interface CreateInput {
@@ -258,6 +264,8 @@ export interface ApproveInput {
  *    "expired").
  * 5. Publish `EVSE Decommission Approved`, then enqueue the execution. A failed enqueue is
  *    logged: the reconciler re-sends approved requests whose execution never started.
+ * In a stage whose execution is off, the approval's history entry (and its event) says that the
+ * request will fail without a DELETE; it is enqueued all the same, and the executor fails it.
  */
 export async function approveRequest(
   deps: RequestDependencies,
@@ -287,7 +295,11 @@ export async function approveRequest(
       approvalMessage({ ...request, approvedBy: caller, approvedAt, executableUntil, force }),
     );
     const token = deps.newToken();
-    const detail = [input.comment, force ? "force: execute even if charging" : undefined]
+    const detail = [
+      input.comment,
+      force ? "force: execute even if charging" : undefined,
+      settings.executionEnabled === false ? EXECUTION_DISABLED.approval : undefined,
+    ]
       .filter((part) => part !== undefined && part !== "")
       .join("; ");
     return writeTransition(deps, request, "approve", {
