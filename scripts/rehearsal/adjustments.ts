@@ -51,6 +51,11 @@ export interface AdjustmentInput {
   readonly producerOutputs?: Readonly<Record<string, string>>;
   /** The producing stack's name, which `Fn::GetStackOutput` must name. */
   readonly producerStackName?: string;
+  /** ev.energy's URLs as the stage configures them, and the simulator's that replace them. */
+  readonly evEnergy?: {
+    readonly configured: { readonly apiBaseUrl: string; readonly tokenUrl: string };
+    readonly simulator: { readonly apiBaseUrl: string; readonly tokenUrl: string };
+  };
 }
 
 export interface Adjustment {
@@ -438,6 +443,45 @@ export const skippedAlarmArns: Adjustment = {
   },
 };
 
+const SIMULATOR = "ev.energy is the simulator";
+
+/**
+ * Not a limit of moto's: the rehearsal's ev.energy is the project's simulator on 127.0.0.1
+ * (the functions accept plain http only to loopback), so the real ev.energy is never called.
+ * The functions' ev.energy URLs, exactly as the stage configures them, become the simulator's;
+ * every other part of their environment stays as CloudFormation resolves it.
+ */
+export const evEnergyIsTheSimulator: Adjustment = {
+  name: SIMULATOR,
+  reason: "the rehearsal drives the project's simulated ev.energy, never the real one",
+  apply(template, input) {
+    const urls = input.evEnergy;
+    if (urls === undefined) throw new Error(`${SIMULATOR}: no simulator URLs given`);
+    const replacements = new Map([
+      [urls.configured.apiBaseUrl, urls.simulator.apiBaseUrl],
+      [urls.configured.tokenUrl, urls.simulator.tokenUrl],
+    ]);
+    const used = new Set<string>();
+    const adjusted = clone(template);
+    for (const [, resource] of resourcesOfType(adjusted, "AWS::Lambda::Function")) {
+      const properties = propertiesOf(resource);
+      const environment = isObject(properties.Environment) ? properties.Environment : {};
+      const variables = isObject(environment.Variables) ? environment.Variables : {};
+      for (const [name, value] of Object.entries(variables)) {
+        const replacement = typeof value === "string" ? replacements.get(value) : undefined;
+        if (replacement === undefined || typeof value !== "string") continue;
+        variables[name] = replacement;
+        used.add(value);
+      }
+    }
+    const unused = [...replacements.keys()].filter((url) => !used.has(url));
+    if (unused.length > 0) {
+      throw new AdjustmentNoLongerApplies(SIMULATOR, `no function is given ${unused.join(", ")}`);
+    }
+    return adjusted;
+  },
+};
+
 /** The adjustments of each stack, in the order they apply. */
 export const STATEFUL_ADJUSTMENTS: readonly Adjustment[] = [
   // First: the resources it takes out keep CloudFormation's shape for the API calls.
@@ -451,6 +495,7 @@ export const STATEFUL_ADJUSTMENTS: readonly Adjustment[] = [
 export const STATELESS_ADJUSTMENTS: readonly Adjustment[] = [
   crossStackOutputsResolved,
   skippedAlarmArns,
+  evEnergyIsTheSimulator,
 ];
 
 /**

@@ -76,7 +76,11 @@ export function resolvePlaceholders(text: string, pseudo: Pseudo = PSEUDO): stri
   return text.replace(/\$\{AWS::(\w+)\}/g, (whole, name: string) => values[name] ?? whole);
 }
 
-export async function deploy(moto: Moto, assembly: Assembly): Promise<Deployment> {
+export async function deploy(
+  moto: Moto,
+  assembly: Assembly,
+  simulator: { apiBaseUrl: string; tokenUrl: string },
+): Promise<Deployment> {
   const config = { ...moto.clientConfig, forcePathStyle: true };
   const cloudFormation = new CloudFormationClient(config);
 
@@ -125,7 +129,12 @@ export async function deploy(moto: Moto, assembly: Assembly): Promise<Deployment
     cloudFormation,
     assembly.stateless,
     STATELESS_ADJUSTMENTS,
-    { pseudo: PSEUDO, producerOutputs: stateful.outputs, producerStackName: stateful.name },
+    {
+      pseudo: PSEUDO,
+      producerOutputs: stateful.outputs,
+      producerStackName: stateful.name,
+      evEnergy: { configured: assembly.evEnergy, simulator },
+    },
     EXPECTED_SKIPPED_TYPES.stateless,
   );
   return {

@@ -38,6 +38,8 @@ export interface Assembly {
   readonly directory: string;
   readonly stateful: SynthesizedStack;
   readonly stateless: SynthesizedStack;
+  /** ev.energy's URLs as the stage configures them (cdk.json). */
+  readonly evEnergy: { readonly apiBaseUrl: string; readonly tokenUrl: string };
 }
 
 export async function synthesize(directory: string): Promise<Assembly> {
@@ -59,7 +61,21 @@ export async function synthesize(directory: string): Promise<Assembly> {
     directory,
     stateful: readStack(directory, STACKS.stateful),
     stateless: readStack(directory, STACKS.stateless),
+    evEnergy: configuredEvEnergy(),
   };
+}
+
+function configuredEvEnergy(): { apiBaseUrl: string; tokenUrl: string } {
+  const cdkJson = readJson<{ context?: { stages?: Record<string, { evEnergy?: unknown }> } }>(
+    join(REPO_ROOT, "cdk.json"),
+  );
+  const settings = cdkJson.context?.stages?.[STAGE]?.evEnergy as
+    | { apiBaseUrl?: unknown; tokenUrl?: unknown }
+    | undefined;
+  if (typeof settings?.apiBaseUrl !== "string" || typeof settings.tokenUrl !== "string") {
+    throw new Error(`cdk.json's stage ${STAGE} names no evEnergy.apiBaseUrl and tokenUrl`);
+  }
+  return { apiBaseUrl: settings.apiBaseUrl, tokenUrl: settings.tokenUrl };
 }
 
 interface Manifest {
