@@ -31,6 +31,12 @@ export interface Verdict {
   readonly decision: Decision;
   /** Why the decision cannot be trusted; empty when it can. */
   readonly problems: readonly string[];
+  /** Supplied keys the simulator dropped as not applying to the action. */
+  readonly ignoredKeys: readonly string[];
+  /** Keys a condition of an applicable statement is on, that were not supplied. */
+  readonly unsuppliedKeys: readonly string[];
+  /** Why the simulator could not run (an invalid policy, action or resource). */
+  readonly simulationError?: string;
 }
 
 export interface PolicySource {
@@ -46,7 +52,11 @@ export function deployedPolicies(moto: Moto): PolicySource {
   const kms = new KMSClient(moto.clientConfig);
   const roles = new Map<string, Promise<SimulationIdentityPolicy[]>>();
   const keys = new Map<string, Promise<unknown>>();
-  const document = (text: string | undefined) => JSON.parse(decodeURIComponent(text ?? "{}"));
+  // IAM answers policy documents URL-encoded; moto as written.
+  const document = (text: string | undefined) => {
+    const raw = text ?? "{}";
+    return JSON.parse(raw.trimStart().startsWith("{") ? raw : decodeURIComponent(raw));
+  };
 
   const load = async (roleArn: string): Promise<SimulationIdentityPolicy[]> => {
     const RoleName = roleArn.split("/").pop() ?? "";
@@ -90,7 +100,10 @@ export function deployedPolicies(moto: Moto): PolicySource {
   };
 }
 
-/** Decides `request` made by a session of `roleArn` (`principal`: the session's ARN). */
+/**
+ * Decides `request` made by `principal` (a role session's ARN) with the policies `policies`
+ * gives for `roleArn`. Also used by test/infra/item-access.test.ts on synthesized policies.
+ */
 export async function decide(
   policies: PolicySource,
   principal: string,
@@ -115,38 +128,51 @@ export async function decide(
     {},
   );
   if (response.resultType === "error") {
-    return {
-      decision: "ImplicitlyDenied",
-      problems: [`simulation error: ${response.errors.message}`],
-    };
+    const message = `simulation error: ${JSON.stringify(response.errors)}`;
+    return { ...verdict("ImplicitlyDenied", [message], [], []), simulationError: message };
   }
   if (response.resultType !== "single") {
-    return { decision: response.overallResult, problems: ["a wildcard resource was simulated"] };
+    return verdict(response.overallResult, ["a wildcard resource was simulated"], [], []);
   }
   const { result } = response;
-  const problems: string[] = [];
   const ignored = result.ignoredContextKeys ?? [];
-  if (ignored.length > 0) {
-    problems.push(`keys the service does not set for ${request.action}: ${ignored.join(", ")}`);
-  }
   const supplied = new Set(Object.keys(request.context).map((key) => key.toLowerCase()));
   const analysis = result.analysis;
   const statements = [
     ...(analysis.identityAnalysis === undefined ? [] : allOf(analysis.identityAnalysis)),
     ...(analysis.resourceAnalysis === undefined ? [] : allOf(analysis.resourceAnalysis)),
   ];
+  const problems: string[] = [];
+  if (ignored.length > 0) {
+    problems.push(`keys the service does not set for ${request.action}: ${ignored.join(", ")}`);
+  }
+  const unsupplied: string[] = [];
   for (const { explain } of statements) {
     if (!applies(explain)) continue;
     for (const condition of explain.conditions ?? []) {
       const key = condition.conditionKeyValue;
-      if (!supplied.has(key.toLowerCase())) {
-        problems.push(
-          `a condition (${condition.operator}) of statement ${explain.identifier} is on ${key}, which the recorder does not supply for ${request.action}`,
-        );
-      }
+      if (supplied.has(key.toLowerCase())) continue;
+      unsupplied.push(key);
+      problems.push(
+        `a condition (${condition.operator}) of statement ${explain.identifier} is on ${key}, which the recorder does not supply for ${request.action}`,
+      );
     }
   }
-  return { decision: response.overallResult, problems: [...new Set(problems)] };
+  return verdict(response.overallResult, problems, ignored, unsupplied);
+}
+
+function verdict(
+  decision: Decision,
+  problems: string[],
+  ignoredKeys: string[],
+  unsuppliedKeys: string[],
+): Verdict {
+  return {
+    decision,
+    problems: [...new Set(problems)],
+    ignoredKeys,
+    unsuppliedKeys: [...new Set(unsuppliedKeys)],
+  };
 }
 
 function allOf(analysis: {
