@@ -348,10 +348,14 @@ describe("skippedAlarmArns and evEnergyIsTheSimulator", () => {
         },
       },
     });
-    const renamed = structuredClone(functions);
-    const variables = (renamed.Resources.Fn?.Properties as { Environment: { Variables: object } })
-      .Environment.Variables as Record<string, string>;
-    delete variables.EVENERGY_TOKEN_URL;
+    const renamed = template({
+      Fn: {
+        Type: "AWS::Lambda::Function",
+        Properties: {
+          Environment: { Variables: { EVENERGY_URL: "https://api.ev.energy/v2" } },
+        },
+      },
+    });
     expect(() => evEnergyIsTheSimulator.apply(renamed, { ...input, evEnergy })).toThrow(
       /no function is given https:\/\/api.ev.energy\/o\/token\//,
     );
