@@ -42,7 +42,7 @@ import {
   fireSchedule,
   SqsEventSource,
 } from "./event-sources.js";
-import { type Caller, LambdaEnvironment, loadFunction } from "./lambda-runner.js";
+import { type Caller, type Invocation, LambdaEnvironment, loadFunction } from "./lambda-runner.js";
 import { EMULATED, type Moto, startMoto } from "./moto.js";
 import { deployedPolicies, type PolicySource } from "./policy-check.js";
 import type { DeployedFacts, KeyFacts, TableKeys } from "./policy-context.js";
@@ -110,6 +110,31 @@ export class World {
     return this.need(this.named.get(role), `the ${role} function`);
   }
 
+  /**
+   * What an operator knows of the deployment: the stacks' outputs and the stage's settings,
+   * never the functions' environment (a wrong variable there must fail in the function).
+   */
+  deployed() {
+    const deployment = this.need(this.deployment, "the deployment");
+    const { outputs, template } = deployment.stateful;
+    const output = (name: string) => this.need(outputs[name], `the stateful stack's ${name}`);
+    const bus = Object.values(template.Resources).find(
+      (resource) => resource.Type === "AWS::Events::EventBus",
+    )?.Properties as { Name?: string } | undefined;
+    const keys = Object.values(deployment.created).filter((created) =>
+      created.arn.includes(":kms:"),
+    );
+    return {
+      busName: this.need(bus?.Name, "the event bus's name"),
+      eventSource: this.need(this.assembly, "the synth").eventSource,
+      tableName: output("TableName"),
+      readSecretArn: output("ReadSecretArn"),
+      writeSecretArn: output("WriteSecretArn"),
+      archiveName: output("ArchiveName"),
+      approvalKeyArn: this.need(keys.length === 1 ? keys[0]?.arn : undefined, "one approval key"),
+    };
+  }
+
   async stop(): Promise<void> {
     for (const environment of this.functions.values()) await environment.stop();
     await this.recorder?.stop();
@@ -159,6 +184,12 @@ function countBy(values: string[]): string {
   const counts = new Map<string, number>();
   for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
   return [...counts].map(([value, count]) => `${count} × ${value}`).join(", ") || "none";
+}
+
+/** A function's failure in one line: its error type and message (the stack is in its log). */
+function failure(invocation: Invocation | undefined): string {
+  const error = invocation?.error;
+  return error === undefined ? "no error" : `${error.errorType}: ${error.errorMessage}`;
 }
 
 function problemType(answer: ApiAnswer): string {
@@ -332,15 +363,15 @@ export const STEPS: readonly Step[] = [
       const moto = world.need(world.moto, "moto");
       const deployment = world.need(world.deployment, "deployment");
       const secrets = new SecretsManagerClient(moto.clientConfig);
-      const poll = world.fn("poll").fn.environment;
-      const executor = world.fn("executor").fn.environment;
+      const deployed = world.deployed();
+      // As the README tells an operator: into the secrets the stack's outputs name.
       for (const [secretId, client] of [
-        [poll.EVENERGY_SECRET_ID, READER],
-        [executor.EVENERGY_WRITE_SECRET_ID, WRITER],
+        [deployed.readSecretArn, READER],
+        [deployed.writeSecretArn, WRITER],
       ] as const) {
         await secrets.send(
           new PutSecretValueCommand({
-            SecretId: world.need(secretId, "a secret id in the environment"),
+            SecretId: secretId,
             SecretString: JSON.stringify({
               client_id: client.clientId,
               client_secret: client.clientSecret,
@@ -348,9 +379,9 @@ export const STEPS: readonly Step[] = [
           }),
         );
       }
-      const busName = world.need(poll.EVENT_BUS_NAME, "EVENT_BUS_NAME");
+      const busName = deployed.busName;
       world.subscriberQueue = await subscribe(world, busName, "rehearsal-subscriber", {
-        source: [poll.EVENT_SOURCE ?? "evse-ops"],
+        source: [deployed.eventSource],
         "detail-type": [...CHANGE_DETAIL_TYPES, ...DECOMMISSION_DETAIL_TYPES],
       });
       return [
@@ -369,10 +400,7 @@ export const STEPS: readonly Step[] = [
         world.fn("poll"),
         world.need(world.policies, "policies"),
       );
-      expect(
-        run.invocation.error === undefined,
-        `poll failed: ${JSON.stringify(run.invocation.error)}`,
-      );
+      expect(run.invocation.error === undefined, `poll failed: ${failure(run.invocation)}`);
       const summary = run.invocation.result as {
         changes: number;
         sweepComplete: boolean;
@@ -428,10 +456,7 @@ export const STEPS: readonly Step[] = [
         world.fn("poll"),
         world.need(world.policies, "policies"),
       );
-      expect(
-        run.invocation.error === undefined,
-        `poll failed: ${JSON.stringify(run.invocation.error)}`,
-      );
+      expect(run.invocation.error === undefined, `poll failed: ${failure(run.invocation)}`);
       const events = await drain(world, world.need(world.subscriberQueue, "subscriber"));
       const got = events.map((event) => `${event["detail-type"]} ${event.detail.evseId}`).sort();
       expect(
@@ -514,10 +539,7 @@ export const STEPS: readonly Step[] = [
       const source = world.need(world.executionSource, "execution queue");
       const delivery = await source.poll();
       expect(delivery.messages.length === 1, `${delivery.messages.length} messages delivered`);
-      expect(
-        delivery.invocation?.error === undefined,
-        `executor: ${JSON.stringify(delivery.invocation?.error)}`,
-      );
+      expect(delivery.invocation?.error === undefined, `executor: ${failure(delivery.invocation)}`);
       expect(
         delivery.deleted.length === 1,
         `the message was kept: ${JSON.stringify(delivery.invocation?.result)}`,
@@ -565,10 +587,7 @@ export const STEPS: readonly Step[] = [
       const source = world.need(world.executionSource, "execution queue");
       const from = world.need(world.recorder, "recorder").calls.length;
       const delivery = await source.poll();
-      expect(
-        delivery.invocation?.error === undefined,
-        `executor: ${JSON.stringify(delivery.invocation?.error)}`,
-      );
+      expect(delivery.invocation?.error === undefined, `executor: ${failure(delivery.invocation)}`);
       expect(
         delivery.kept.length === 1,
         `the message was not reported for redelivery: ${JSON.stringify(delivery.invocation?.result)}`,
@@ -644,10 +663,7 @@ export const STEPS: readonly Step[] = [
         world.fn("reconciler"),
         world.need(world.policies, "policies"),
       );
-      expect(
-        run.invocation.error === undefined,
-        `reconciler failed: ${JSON.stringify(run.invocation.error)}`,
-      );
+      expect(run.invocation.error === undefined, `reconciler failed: ${failure(run.invocation)}`);
       return [
         `input ${JSON.stringify(run.input)}`,
         `summary ${JSON.stringify(run.invocation.result)}`,
@@ -658,12 +674,10 @@ export const STEPS: readonly Step[] = [
     title: "a replay of the archive reaches subscribers, never the executor's queue",
     async run(world) {
       const moto = world.need(world.moto, "moto");
-      const poll = world.fn("poll").fn.environment;
-      const busName = world.need(poll.EVENT_BUS_NAME, "EVENT_BUS_NAME");
-      const archiveName = world.need(world.deployment, "deployment").stateful.outputs.ArchiveName;
+      const { busName, archiveName, eventSource } = world.deployed();
       // Without the executor rule's replay-name condition: shows the replay holds executions.
       const control = await subscribe(world, busName, "rehearsal-executions-seen", {
-        source: [poll.EVENT_SOURCE ?? "evse-ops"],
+        source: [eventSource],
         "detail-type": [EXECUTION_REQUESTED_DETAIL_TYPE],
       });
       const events = new EventBridgeClient(moto.clientConfig);
@@ -704,9 +718,7 @@ export const STEPS: readonly Step[] = [
           credentials: credentials(caller),
         };
       };
-      const poll = world.fn("poll").fn.environment;
-      const api = world.fn("api").fn.environment;
-      const executor = world.fn("executor").fn.environment;
+      const deployed = world.deployed();
       const probes: Array<[string, () => Promise<unknown>]> = [
         [
           "the poll sends an execution request",
@@ -715,8 +727,8 @@ export const STEPS: readonly Step[] = [
               new PutEventsCommand({
                 Entries: [
                   {
-                    EventBusName: poll.EVENT_BUS_NAME,
-                    Source: poll.EVENT_SOURCE,
+                    EventBusName: deployed.busName,
+                    Source: deployed.eventSource,
                     DetailType: EXECUTION_REQUESTED_DETAIL_TYPE,
                     Detail: JSON.stringify({ requestId: "dcr_FORGED", token: "forged" }),
                   },
@@ -729,7 +741,7 @@ export const STEPS: readonly Step[] = [
           () =>
             new DynamoDBClient(as("poll")).send(
               new PutItemCommand({
-                TableName: poll.TABLE_NAME,
+                TableName: deployed.tableName,
                 Item: { pk: { S: "DCR" }, sk: { S: "dcr_FORGED" }, status: { S: "APPROVED" } },
               }),
             ),
@@ -738,7 +750,7 @@ export const STEPS: readonly Step[] = [
           "the API reads the write secret",
           () =>
             new SecretsManagerClient(as("api")).send(
-              new GetSecretValueCommand({ SecretId: executor.EVENERGY_WRITE_SECRET_ID }),
+              new GetSecretValueCommand({ SecretId: deployed.writeSecretArn }),
             ),
         ],
         [
@@ -746,7 +758,7 @@ export const STEPS: readonly Step[] = [
           () =>
             new KMSClient(as("executor")).send(
               new GenerateMacCommand({
-                KeyId: api.APPROVAL_KEY_ID,
+                KeyId: deployed.approvalKeyArn,
                 MacAlgorithm: "HMAC_SHA_256",
                 Message: Buffer.from("forged approval"),
               }),

@@ -40,6 +40,8 @@ export interface Assembly {
   readonly stateless: SynthesizedStack;
   /** ev.energy's URLs as the stage configures them (cdk.json). */
   readonly evEnergy: { readonly apiBaseUrl: string; readonly tokenUrl: string };
+  /** The `source` of the stage's events (cdk.json). */
+  readonly eventSource: string;
 }
 
 export async function synthesize(directory: string): Promise<Assembly> {
@@ -61,21 +63,30 @@ export async function synthesize(directory: string): Promise<Assembly> {
     directory,
     stateful: readStack(directory, STACKS.stateful),
     stateless: readStack(directory, STACKS.stateless),
-    evEnergy: configuredEvEnergy(),
+    ...stageSettings(),
   };
 }
 
-function configuredEvEnergy(): { apiBaseUrl: string; tokenUrl: string } {
-  const cdkJson = readJson<{ context?: { stages?: Record<string, { evEnergy?: unknown }> } }>(
+/** What the rehearsal needs of the stage's settings in cdk.json, as an operator knows them. */
+function stageSettings(): Pick<Assembly, "evEnergy" | "eventSource"> {
+  const cdkJson = readJson<{ context?: { stages?: Record<string, unknown> } }>(
     join(REPO_ROOT, "cdk.json"),
   );
-  const settings = cdkJson.context?.stages?.[STAGE]?.evEnergy as
-    | { apiBaseUrl?: unknown; tokenUrl?: unknown }
+  const stage = cdkJson.context?.stages?.[STAGE] as
+    | { evEnergy?: { apiBaseUrl?: unknown; tokenUrl?: unknown }; events?: { source?: unknown } }
     | undefined;
-  if (typeof settings?.apiBaseUrl !== "string" || typeof settings.tokenUrl !== "string") {
-    throw new Error(`cdk.json's stage ${STAGE} names no evEnergy.apiBaseUrl and tokenUrl`);
+  const { apiBaseUrl, tokenUrl } = stage?.evEnergy ?? {};
+  const source = stage?.events?.source;
+  if (
+    typeof apiBaseUrl !== "string" ||
+    typeof tokenUrl !== "string" ||
+    typeof source !== "string"
+  ) {
+    throw new Error(
+      `cdk.json's stage ${STAGE} names no evEnergy.apiBaseUrl, evEnergy.tokenUrl and events.source`,
+    );
   }
-  return { apiBaseUrl: settings.apiBaseUrl, tokenUrl: settings.tokenUrl };
+  return { evEnergy: { apiBaseUrl, tokenUrl }, eventSource: source };
 }
 
 interface Manifest {
