@@ -540,10 +540,12 @@ export const STEPS: readonly Step[] = [
       const delivery = await source.poll();
       expect(delivery.messages.length === 1, `${delivery.messages.length} messages delivered`);
       expect(delivery.invocation?.error === undefined, `executor: ${failure(delivery.invocation)}`);
-      expect(
-        delivery.deleted.length === 1,
-        `the message was kept: ${JSON.stringify(delivery.invocation?.result)}`,
-      );
+      if (delivery.deleted.length !== 1) {
+        const request = await getRequest(world, world.need(world.requests.completed, "request"));
+        throw new Error(
+          `the executor kept the message (${JSON.stringify(delivery.invocation?.result)}); the request is ${request.status}, last error: ${request.execution.lastError}`,
+        );
+      }
       const body = JSON.parse(delivery.messages[0]?.Body ?? "{}") as BusEvent;
       const evseId = world.devices.decommissioned ?? "";
       const simulator = world.need(world.simulator, "simulator");
@@ -792,25 +794,38 @@ export const STEPS: readonly Step[] = [
       const bad = calls.filter((call) => call.decision !== "Allowed" || call.problems.length > 0);
       const byFunction = new Map<string, string[]>();
       for (const call of calls) {
-        const role = [...world.named].find(
-          ([, environment]) => environment.fn.name === call.caller,
-        )?.[0];
-        const key = role ?? call.caller;
+        const key = roleOf(world, call.caller);
         byFunction.set(key, [...(byFunction.get(key) ?? []), `${call.service}:${call.operation}`]);
       }
       const lines = [...byFunction].map(([role, actions]) => `${role}: ${countBy(actions)}`);
       for (const call of bad.slice(0, 10)) {
+        const asked = call.requests.map((request) => {
+          const keys = Object.entries(request.context).filter(
+            ([key]) => !key.startsWith("aws:") && !key.startsWith("lambda:"),
+          );
+          return `${request.action} on ${request.resource} ${JSON.stringify(Object.fromEntries(keys))}`;
+        });
         lines.push(
-          `✗ ${call.caller} ${call.service}:${call.operation} → ${call.decision}${call.problems.length > 0 ? `: ${call.problems.join("; ")}` : ""} ${JSON.stringify(call.requests.map((request) => ({ resource: request.resource, ...request.context })))}`,
+          `✗ ${roleOf(world, call.caller)}: ${asked.join("; ") || `${call.service}:${call.operation}`} → ${call.decision}${call.problems.length > 0 ? ` (${call.problems.join("; ")})` : ""}`,
         );
       }
       expect(calls.length > 0, "no call was recorded");
-      expect(bad.length === 0, `${bad.length} of ${calls.length} calls are not allowed as made`);
+      if (bad.length > 0) {
+        throw new Error(
+          [`${bad.length} of ${calls.length} calls are not allowed as made`, ...lines].join("\n"),
+        );
+      }
       lines.unshift(`${calls.length} calls, all allowed, every condition key supplied`);
       return lines;
     },
   },
 ];
+
+/** The flow's name for a function (`poll`, `executor`, …), from its deployed name. */
+function roleOf(world: World, functionName: string): string {
+  const found = [...world.named].find(([, environment]) => environment.fn.name === functionName);
+  return found?.[0] ?? functionName;
+}
 
 function credentials(caller: Caller) {
   return {
