@@ -547,6 +547,9 @@ export const STEPS: readonly Step[] = [
         );
       }
       const body = JSON.parse(delivery.messages[0]?.Body ?? "{}") as BusEvent;
+      // Nothing but the stand-in received it first (moto's own SQS-to-Lambda delivery is off).
+      const receives = delivery.messages[0]?.Attributes?.ApproximateReceiveCount;
+      expect(receives === "1", `the message had been received ${receives} times`);
       const evseId = world.devices.decommissioned ?? "";
       const simulator = world.need(world.simulator, "simulator");
       expect(simulator.stats().deleted.includes(evseId), `${evseId} was not deleted upstream`);
@@ -641,6 +644,10 @@ export const STEPS: readonly Step[] = [
         if (deliveries > redrive.maxReceiveCount)
           throw new Error("the message was never dead-lettered");
       }
+      expect(
+        deliveries === redrive.maxReceiveCount,
+        `dead-lettered after ${deliveries} deliveries, not the redrive policy's ${redrive.maxReceiveCount}`,
+      );
       expect(simulator.stats().total === upstreamBefore, "an early redelivery called ev.energy");
       const dead = await deadLetters.poll();
       expect(dead.messages.length === 1, `the dead-letter queue delivered ${dead.messages.length}`);
