@@ -400,7 +400,10 @@ export const STEPS: readonly Step[] = [
         world.fn("poll"),
         world.need(world.policies, "policies"),
       );
-      expect(run.invocation.error === undefined, `poll failed: ${failure(run.invocation)}`);
+      expect(
+        run.invocation.error === undefined,
+        `the poll failed: ${failure(run.invocation)}; Scheduler's stand-in sent its invocation record to ${run.onFailure ?? "no on-failure queue"}`,
+      );
       const summary = run.invocation.result as {
         changes: number;
         sweepComplete: boolean;
@@ -456,7 +459,10 @@ export const STEPS: readonly Step[] = [
         world.fn("poll"),
         world.need(world.policies, "policies"),
       );
-      expect(run.invocation.error === undefined, `poll failed: ${failure(run.invocation)}`);
+      expect(
+        run.invocation.error === undefined,
+        `the poll failed: ${failure(run.invocation)}; Scheduler's stand-in sent its invocation record to ${run.onFailure ?? "no on-failure queue"}`,
+      );
       const events = await drain(world, world.need(world.subscriberQueue, "subscriber"));
       const got = events.map((event) => `${event["detail-type"]} ${event.detail.evseId}`).sort();
       expect(
