@@ -5,13 +5,19 @@
  *   function; a failed run goes to the on-failure destination of the function's (also skipped)
  *   asynchronous invoke configuration, after its retries.
  * - API Gateway: the deployed API's resources and methods (AWS_IAM, Lambda proxy), a REST proxy
- *   event carrying the IAM identity API Gateway would have verified. Signature checks, the
- *   resource policy and the request validator are not stood in for.
+ *   event carrying the IAM identity API Gateway would have verified, and the function's
+ *   permission for API Gateway to invoke it. Signature checks, the API's resource policy and
+ *   the request validator are not stood in for.
  * - Lambda's SQS event source: the deployed mapping (batch size, ReportBatchItemFailures) on
- *   the queue as deployed (visibility timeout; redrive policy, applied by the emulator's SQS).
+ *   the queue as deployed (visibility timeout; redrive policy, applied by the emulator's SQS),
+ *   polling only if the function's role allows the poller's calls.
  */
 import { randomUUID } from "node:crypto";
-import { LambdaClient, ListEventSourceMappingsCommand } from "@aws-sdk/client-lambda";
+import {
+  GetPolicyCommand,
+  LambdaClient,
+  ListEventSourceMappingsCommand,
+} from "@aws-sdk/client-lambda";
 import {
   ChangeMessageVisibilityCommand,
   DeleteMessageCommand,
@@ -21,6 +27,7 @@ import {
   SendMessageCommand,
   SQSClient,
 } from "@aws-sdk/client-sqs";
+import { runSimulation } from "@cloud-copilot/iam-simulate";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, SQSEvent } from "aws-lambda";
 import { proxyEvent } from "../../local/api-gateway-event.js";
 import { isObject, type Json, type JsonObject, type Template } from "./adjustments.js";
@@ -254,6 +261,47 @@ export class ApiGatewayStandIn {
     return this.#routes;
   }
 
+  /**
+   * Whether API Gateway may invoke each method's function: the function's resource policy as
+   * the emulator holds it (the template's AWS::Lambda::Permission), for the method's
+   * execute-api ARN. Returns the methods checked; throws on the first one refused.
+   */
+  async checkInvokePermissions(moto: Moto): Promise<number> {
+    const lambda = new LambdaClient(moto.clientConfig);
+    for (const route of this.#routes) {
+      const fn = route.functionLogicalId && this.functions.get(route.functionLogicalId);
+      if (!fn) throw new Error(`${route.method} ${route.path} integrates no deployed function`);
+      const { Policy: text } = await lambda.send(
+        new GetPolicyCommand({ FunctionName: fn.fn.name }),
+      );
+      const policy = JSON.parse(text ?? "{}") as { Statement?: Array<Record<string, unknown>> };
+      // moto adds the function's name to each statement, which is not IAM policy grammar.
+      const statements = (policy.Statement ?? []).map(({ FunctionName: _name, ...rest }) => rest);
+      const sourceArn = `arn:${EMULATED.partition}:execute-api:${EMULATED.region}:${EMULATED.account}:${this.#apiId()}/${this.stageName}/${route.method}${route.path}`;
+      const response = await runSimulation(
+        {
+          request: {
+            principal: "apigateway.amazonaws.com",
+            action: "lambda:InvokeFunction",
+            resource: { resource: fn.fn.arn, accountId: EMULATED.account },
+            contextVariables: { "aws:SourceArn": sourceArn, "aws:SourceAccount": EMULATED.account },
+          },
+          identityPolicies: [],
+          serviceControlPolicies: [],
+          resourceControlPolicies: [],
+          resourcePolicy: { ...policy, Statement: statements },
+        },
+        {},
+      );
+      if (response.resultType === "error" || response.overallResult !== "Allowed") {
+        throw new Error(
+          `API Gateway may not invoke ${fn.fn.name} for ${route.method} ${route.path}: ${response.resultType === "error" ? JSON.stringify(response.errors) : response.overallResult}`,
+        );
+      }
+    }
+    return this.#routes.length;
+  }
+
   async call(call: ApiCall): Promise<ApiAnswer> {
     const route = this.#routes.find(
       (candidate) => candidate.method === call.method && matches(candidate.path, call.path),
@@ -380,7 +428,15 @@ export class SqsEventSource {
     readonly redrivePolicy: { deadLetterTargetArn: string; maxReceiveCount: number } | undefined,
   ) {}
 
-  static async connect(moto: Moto, fn: LambdaEnvironment): Promise<SqsEventSource> {
+  /**
+   * The function's mapping and queue as deployed. Lambda polls with the function's own role,
+   * so that role must allow what the poller calls on the queue: checked here as IAM would.
+   */
+  static async connect(
+    moto: Moto,
+    fn: LambdaEnvironment,
+    policies: PolicySource,
+  ): Promise<SqsEventSource> {
     const mappings = await new LambdaClient(moto.clientConfig).send(
       new ListEventSourceMappingsCommand({ FunctionName: fn.fn.name }),
     );
@@ -391,6 +447,18 @@ export class SqsEventSource {
       throw new Error(`${fn.fn.name} has not exactly one SQS event source mapping`);
     }
     if (mapping.State !== "Enabled") throw new Error(`${fn.fn.name}'s mapping is ${mapping.State}`);
+    for (const action of ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]) {
+      const verdict = await decide(policies, fn.fn.caller.sessionArn, fn.fn.roleArn, {
+        action,
+        resource: mapping.EventSourceArn,
+        context: {},
+      });
+      if (verdict.decision !== "Allowed" || verdict.problems.length > 0) {
+        throw new Error(
+          `Lambda could not poll ${mapping.EventSourceArn} for ${fn.fn.name}: its role is ${verdict.decision} ${action} ${verdict.problems.join("; ")}`,
+        );
+      }
+    }
     const sqs = new SQSClient(moto.clientConfig);
     const url = queueUrlFromArn(mapping.EventSourceArn);
     const attributes =

@@ -344,15 +344,24 @@ export const STEPS: readonly Step[] = [
         stage?.StageName ?? "dev",
         world.functions,
       );
-      world.executionSource = await SqsEventSource.connect(moto, world.fn("executor"));
-      world.deadLetterSource = await SqsEventSource.connect(moto, world.fn("deadLetters"));
+      world.executionSource = await SqsEventSource.connect(
+        moto,
+        world.fn("executor"),
+        world.policies,
+      );
+      world.deadLetterSource = await SqsEventSource.connect(
+        moto,
+        world.fn("deadLetters"),
+        world.policies,
+      );
       for (const source of [world.executionSource, world.deadLetterSource]) {
         lines.push(
           `${source.fn.fn.logicalId} ← SQS: batch ${source.batchSize}, visibility ${source.visibilityTimeoutSeconds} s, ${source.reportBatchItemFailures ? "ReportBatchItemFailures" : "whole batches"}, ${source.redrivePolicy ? `redrive after ${source.redrivePolicy.maxReceiveCount} receives` : "no redrive"}`,
         );
       }
+      const permitted = await world.api.checkInvokePermissions(moto);
       lines.push(
-        `API: ${world.api.routes.length} methods, all ${[...new Set(world.api.routes.map((route) => route.authorization))].join("/")}`,
+        `API: ${world.api.routes.length} methods, all ${[...new Set(world.api.routes.map((route) => route.authorization))].join("/")}; API Gateway may invoke the function of ${permitted} (its Lambda permission)`,
       );
       return lines;
     },
