@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { DescribeTableCommand, DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import {
   EventBridgeClient,
   PutEventsCommand,
@@ -15,7 +15,7 @@ import {
   PutTargetsCommand,
   StartReplayCommand,
 } from "@aws-sdk/client-eventbridge";
-import { DescribeKeyCommand, GenerateMacCommand, KMSClient } from "@aws-sdk/client-kms";
+import { GenerateMacCommand, KMSClient } from "@aws-sdk/client-kms";
 import {
   GetSecretValueCommand,
   PutSecretValueCommand,
@@ -44,8 +44,8 @@ import {
 } from "./event-sources.js";
 import { type Caller, type Invocation, LambdaEnvironment, loadFunction } from "./lambda-runner.js";
 import { EMULATED, type Moto, startMoto } from "./moto.js";
-import { deployedPolicies, type PolicySource } from "./policy-check.js";
-import type { DeployedFacts, KeyFacts, TableKeys } from "./policy-context.js";
+import { deployedFacts, deployedPolicies, type PolicySource } from "./policy-check.js";
+import type { DeployedFacts } from "./policy-context.js";
 import { type RecordedCall, type Recorder, startRecorder } from "./recorder.js";
 import { type Assembly, synthesize } from "./synth.js";
 
@@ -89,7 +89,6 @@ export class World {
   executionSource?: SqsEventSource;
   deadLetterSource?: SqsEventSource;
   subscriberQueue?: string;
-  controlQueue?: string;
   facts?: DeployedFacts;
   /** Calls recorded before the forbidden probes: the flow's own. */
   flowCalls?: RecordedCall[];
@@ -296,7 +295,7 @@ export const STEPS: readonly Step[] = [
       const moto = world.need(world.moto, "moto");
       const deployment = world.need(world.deployment, "deployment");
       world.policies = deployedPolicies(moto);
-      world.facts = await deployedFacts(world, deployment);
+      world.facts = await deployedFacts(moto, deployment);
       const facts = world.facts;
       world.recorder = await startRecorder(moto.endpoint, world.policies, () => ({
         ...facts,
@@ -890,40 +889,4 @@ async function subscribe(
     }),
   );
   return world.need(url, "a queue URL");
-}
-
-async function deployedFacts(world: World, deployment: Deployment): Promise<DeployedFacts> {
-  const moto = world.need(world.moto, "moto");
-  const tables: Record<string, TableKeys> = {};
-  const dynamodb = new DynamoDBClient(moto.clientConfig);
-  for (const [logicalId, resource] of Object.entries(deployment.stateful.template.Resources)) {
-    if (resource.Type !== "AWS::DynamoDB::Table") continue;
-    const name = world.need(deployment.stateful.physicalIds[logicalId], `table ${logicalId}`);
-    const { Table: table } = await dynamodb.send(new DescribeTableCommand({ TableName: name }));
-    const hash = (schema: typeof table extends undefined ? never : unknown) =>
-      (schema as Array<{ AttributeName?: string; KeyType?: string }> | undefined)?.find(
-        (key) => key.KeyType === "HASH",
-      )?.AttributeName ?? "";
-    tables[name] = {
-      partitionKey: hash(table?.KeySchema),
-      indexes: Object.fromEntries(
-        (table?.GlobalSecondaryIndexes ?? []).map((index) => [
-          index.IndexName ?? "",
-          hash(index.KeySchema),
-        ]),
-      ),
-    };
-  }
-  const keys: Record<string, KeyFacts> = {};
-  const kms = new KMSClient(moto.clientConfig);
-  for (const created of Object.values(deployment.created)) {
-    if (!created.arn.includes(":kms:")) continue;
-    const { KeyMetadata: key } = await kms.send(new DescribeKeyCommand({ KeyId: created.arn }));
-    keys[created.arn] = {
-      keySpec: key?.KeySpec ?? "",
-      keyUsage: key?.KeyUsage ?? "",
-      origin: key?.Origin ?? "",
-    };
-  }
-  return { ...EMULATED, tables, keys, now: new Date() };
 }

@@ -8,6 +8,8 @@
  * action and resource, on a key the recorder did not supply, fails the check, since either means
  * the decision rests on the recorder's model rather than on what the service would send.
  */
+
+import { DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
   GetPolicyCommand,
   GetPolicyVersionCommand,
@@ -16,14 +18,15 @@ import {
   ListAttachedRolePoliciesCommand,
   ListRolePoliciesCommand,
 } from "@aws-sdk/client-iam";
-import { GetKeyPolicyCommand, KMSClient } from "@aws-sdk/client-kms";
+import { DescribeKeyCommand, GetKeyPolicyCommand, KMSClient } from "@aws-sdk/client-kms";
 import {
   runSimulation,
   type SimulationIdentityPolicy,
   type StatementExplain,
 } from "@cloud-copilot/iam-simulate";
-import type { Moto } from "./moto.js";
-import type { IamRequest } from "./policy-context.js";
+import type { Deployment } from "./deploy.js";
+import { EMULATED, type Moto } from "./moto.js";
+import type { DeployedFacts, IamRequest, KeyFacts, TableKeys } from "./policy-context.js";
 
 export type Decision = "Allowed" | "ImplicitlyDenied" | "ExplicitlyDenied";
 
@@ -186,4 +189,42 @@ function allOf(analysis: {
 /** A statement whose conditions decide this request: action, resource and principal match. */
 function applies(explain: StatementExplain): boolean {
   return explain.actionMatch && explain.resourceMatch && explain.principalMatch !== "NoMatch";
+}
+
+/**
+ * What the context builder must know of the deployed resources, read from the emulator: each
+ * table's partition keys (of its indexes too), each KMS key's spec, usage and origin.
+ */
+export async function deployedFacts(moto: Moto, deployment: Deployment): Promise<DeployedFacts> {
+  const partitionKey = (schema: Array<{ AttributeName?: string; KeyType?: string }> = []) =>
+    schema.find((key) => key.KeyType === "HASH")?.AttributeName ?? "";
+  const tables: Record<string, TableKeys> = {};
+  const dynamodb = new DynamoDBClient(moto.clientConfig);
+  for (const [logicalId, resource] of Object.entries(deployment.stateful.template.Resources)) {
+    if (resource.Type !== "AWS::DynamoDB::Table") continue;
+    const name = deployment.stateful.physicalIds[logicalId];
+    if (name === undefined) throw new Error(`table ${logicalId} was not deployed`);
+    const { Table: table } = await dynamodb.send(new DescribeTableCommand({ TableName: name }));
+    tables[name] = {
+      partitionKey: partitionKey(table?.KeySchema),
+      indexes: Object.fromEntries(
+        (table?.GlobalSecondaryIndexes ?? []).map((index) => [
+          index.IndexName ?? "",
+          partitionKey(index.KeySchema),
+        ]),
+      ),
+    };
+  }
+  const keys: Record<string, KeyFacts> = {};
+  const kms = new KMSClient(moto.clientConfig);
+  for (const created of Object.values(deployment.created)) {
+    if (!created.arn.includes(":kms:")) continue;
+    const { KeyMetadata: key } = await kms.send(new DescribeKeyCommand({ KeyId: created.arn }));
+    keys[created.arn] = {
+      keySpec: key?.KeySpec ?? "",
+      keyUsage: key?.KeyUsage ?? "",
+      origin: key?.Origin ?? "",
+    };
+  }
+  return { ...EMULATED, tables, keys, now: new Date() };
 }

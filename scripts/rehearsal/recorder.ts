@@ -147,7 +147,12 @@ export async function startRecorder(
     register(caller) {
       callers.set(caller.accessKeyId, caller);
     },
-    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Clients kept alive (the SDK's agents) would hold close() open.
+        server.closeAllConnections();
+      }),
   };
 }
 
