@@ -16,6 +16,17 @@ import { checkMoto, MotoMissing } from "./moto.js";
 
 type Outcome = "ok" | "FAILED" | "not run";
 
+/** No step takes a minute even on a loaded machine: past this, something hangs. */
+const STEP_TIMEOUT_MS = 150_000;
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the step did not end within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
 const started = Date.now();
 const workDir = join(REPO_ROOT, ".rehearsal");
 const reportFile = process.env.REHEARSAL_REPORT;
@@ -59,7 +70,7 @@ for (const [index, step] of STEPS.entries()) {
   let outcome: Outcome = "ok";
   let lines: string[];
   try {
-    lines = await step.run(world);
+    lines = await withTimeout(step.run(world), STEP_TIMEOUT_MS);
   } catch (error) {
     outcome = "FAILED";
     failedAlready = true;
