@@ -369,7 +369,6 @@ export const STEPS: readonly Step[] = [
     title: "fill the secrets; a subscriber's rule and queue on the bus",
     async run(world) {
       const moto = world.need(world.moto, "moto");
-      const deployment = world.need(world.deployment, "deployment");
       const secrets = new SecretsManagerClient(moto.clientConfig);
       const deployed = world.deployed();
       // As the README tells an operator: into the secrets the stack's outputs name.
@@ -393,9 +392,8 @@ export const STEPS: readonly Step[] = [
         "detail-type": [...CHANGE_DETAIL_TYPES, ...DECOMMISSION_DETAIL_TYPES],
       });
       return [
-        `read secret ← ${READER.clientId} (evse:read), write secret ← ${WRITER.clientId} (evse:write)`,
+        `ReadSecretArn ← ${READER.clientId} (evse:read), WriteSecretArn ← ${WRITER.clientId} (evse:write), as the README tells an operator`,
         `subscriber: rule on ${busName} for ${CHANGE_DETAIL_TYPES.length + DECOMMISSION_DETAIL_TYPES.length} public detail-types → queue rehearsal-subscriber`,
-        `stack outputs: ${Object.keys(deployment.stateless.outputs).join(", ")}`,
       ];
     },
   },
