@@ -85,7 +85,10 @@ export async function startMoto(workDir: string): Promise<Moto> {
     },
     async stop() {
       if (child.exitCode === null) child.kill("SIGTERM");
+      // Its server threads may hold it a moment; it never gets more than five seconds.
+      const kill = setTimeout(() => child.kill("SIGKILL"), 5_000);
       await exited;
+      clearTimeout(kill);
       log.end();
     },
   };
