@@ -7,10 +7,10 @@
  * attributes it names and `dynamodb:ReturnValues` what it asks back: DynamoDB supplies them,
  * the tests state them per request.
  */
-import { runSimulation } from "@cloud-copilot/iam-simulate";
 import type { IConstruct } from "constructs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEVICE_COMPLETION } from "../../functions/adapters/dynamodb/table-design.js";
+import { type Decision, decide as simulate } from "../../scripts/rehearsal/policy-check.js";
 import {
   concretePoliciesOfRole,
   concreteValue,
@@ -22,7 +22,6 @@ import {
 } from "./helpers.js";
 
 type Context = Record<string, string | string[]>;
-type Decision = "Allowed" | "ImplicitlyDenied" | "ExplicitlyDenied";
 
 const DCR = { "dynamodb:LeadingKeys": ["DCR"] };
 const GUARD = { "dynamodb:LeadingKeys": ["EVSE_OPEN#evse01JQBEYCCN0Z44RW00E6GZCE86"] };
@@ -56,26 +55,20 @@ describe("item access, simulated", () => {
     context: Context,
     resource = table,
   ): Promise<Decision> {
-    const response = await runSimulation(
+    // The rehearsal's simulation (scripts/rehearsal/policy-check.ts), on the synthesized policies.
+    const verdict = await simulate(
       {
-        request: {
-          principal: `arn:aws:sts::${DEPLOYED.account}:assumed-role/function-role/session`,
-          action,
-          resource: { resource, accountId: DEPLOYED.account },
-          contextVariables: context,
-        },
-        identityPolicies: concretePoliciesOfRole(dev, fn.role),
-        serviceControlPolicies: [],
-        resourceControlPolicies: [],
+        identityPolicies: async () => concretePoliciesOfRole(dev, fn.role),
+        resourcePolicy: async () => undefined,
       },
-      {},
+      `arn:aws:sts::${DEPLOYED.account}:assumed-role/function-role/session`,
+      `arn:aws:iam::${DEPLOYED.account}:role/function-role`,
+      { action, resource, context },
     );
-    if (response.resultType !== "single") {
-      throw new Error(`the simulation did not run: ${JSON.stringify(response)}`);
-    }
+    if (verdict.simulationError !== undefined) throw new Error(verdict.simulationError);
     // A context key the simulator dropped as not applying would prove nothing.
-    expect(response.result.ignoredContextKeys, action).toEqual([]);
-    return response.overallResult;
+    expect(verdict.ignoredKeys, action).toEqual([]);
+    return verdict.decision;
   }
 
   const functions = () => {
