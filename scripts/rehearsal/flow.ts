@@ -29,6 +29,10 @@ import {
   SQSClient,
 } from "@aws-sdk/client-sqs";
 import {
+  CONTROL_PARTITION,
+  POLL_PAUSE_SORT_KEY,
+} from "../../functions/adapters/dynamodb/table-design.js";
+import {
   CHANGE_DETAIL_TYPES,
   DECOMMISSION_DETAIL_TYPES,
   EXECUTION_REQUESTED_DETAIL_TYPE,
@@ -366,7 +370,7 @@ export const STEPS: readonly Step[] = [
     },
   },
   {
-    title: "fill the secrets; a subscriber's rule and queue on the bus",
+    title: "fill the secrets, start the poll; a subscriber's rule and queue on the bus",
     async run(world) {
       const moto = world.need(world.moto, "moto");
       const secrets = new SecretsManagerClient(moto.clientConfig);
@@ -386,6 +390,19 @@ export const STEPS: readonly Step[] = [
           }),
         );
       }
+      // A new deployment's poll waits for its switch: start it, as the deploy guide does.
+      await new DynamoDBClient(moto.clientConfig).send(
+        new PutItemCommand({
+          TableName: deployed.tableName,
+          Item: {
+            pk: { S: CONTROL_PARTITION },
+            sk: { S: POLL_PAUSE_SORT_KEY },
+            paused: { BOOL: false },
+            changedBy: { S: "rehearsal" },
+            changedAt: { S: new Date().toISOString() },
+          },
+        }),
+      );
       const busName = deployed.busName;
       world.subscriberQueue = await subscribe(world, busName, "rehearsal-subscriber", {
         source: [deployed.eventSource],
@@ -393,6 +410,7 @@ export const STEPS: readonly Step[] = [
       });
       return [
         `ReadSecretArn ← ${READER.clientId} (evse:read), WriteSecretArn ← ${WRITER.clientId} (evse:write), as the README tells an operator`,
+        `poll switch ${CONTROL_PARTITION} / ${POLL_PAUSE_SORT_KEY} ← paused false, as the deploy guide starts a new deployment's poll`,
         `subscriber: rule on ${busName} for ${CHANGE_DETAIL_TYPES.length + DECOMMISSION_DETAIL_TYPES.length} public detail-types → queue rehearsal-subscriber`,
       ];
     },

@@ -1,5 +1,6 @@
 /**
- * Synthesizes the dev stage into the rehearsal's own folder with the CDK CLI, exactly as
+ * Synthesizes the dev stage (with decommission execution enabled, as a deployer enables it with
+ * `-c`) into the rehearsal's own folder with the CDK CLI, exactly as
  * `cdk deploy` would before deploying (cdk.json's app and context, cdk-nag failing synth on an
  * unacknowledged error, the functions bundled by esbuild), and reads back what it wrote.
  */
@@ -46,7 +47,19 @@ export interface Assembly {
 
 export async function synthesize(directory: string): Promise<Assembly> {
   const cdk = createRequire(import.meta.url).resolve("aws-cdk/bin/cdk");
-  const args = [cdk, "synth", "-c", `stage=${STAGE}`, "--output", directory, "--quiet"];
+  // Decommission execution is off in dev unless a deployer turns it on: the rehearsal does,
+  // the way a deployer would, to run the executor end to end.
+  const args = [
+    cdk,
+    "synth",
+    "-c",
+    `stage=${STAGE}`,
+    "-c",
+    `stages.${STAGE}.decommission.executor.enabled=true`,
+    "--output",
+    directory,
+    "--quiet",
+  ];
   const output: string[] = [];
   const code = await new Promise<number | null>((resolve, reject) => {
     const child = spawn(process.execPath, args, {
