@@ -114,7 +114,8 @@ export async function startDecommissionHarness(
     apiUrl: sim.apiBaseUrl,
     tokenUrl: sim.tokenUrl,
     scope: "evse:write",
-    requestTimeoutMs: 500,
+    // Real time: only a scripted hang reaches it, never a loaded machine's ordinary answer.
+    requestTimeoutMs: 1_000,
     secrets: {
       read: async () =>
         JSON.stringify({
