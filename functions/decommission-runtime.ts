@@ -28,10 +28,12 @@ import type { ApprovalSigner, ApprovalVerifier } from "./core/decommission/appro
 import { compileApproverPatterns } from "./core/decommission/approvers.js";
 import {
   type DeadLetterOutcome,
-  type ExecutorSettings,
-  executeMessage,
   failDeadLettered,
   failUnexecuted,
+} from "./core/decommission/dead-letters.js";
+import {
+  type ExecutorSettings,
+  executeMessage,
   refuseDisabled,
   type Verdict,
 } from "./core/decommission/execute.js";

@@ -4,6 +4,7 @@
  * function `createApi` returns; it never throws and never answers a 5xx for bad input.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import { createRequest } from "../core/decommission/create-request.js";
 import { EvseNotFound, RequestNotFound } from "../core/decommission/errors.js";
 import {
   fingerprintOf,
@@ -20,7 +21,6 @@ import { type Principal, principalKey } from "../core/decommission/principal.js"
 import {
   approveRequest,
   cancelRequest,
-  createRequest,
   getRequest,
   listRequests,
   type RequestDependencies,
