@@ -5,19 +5,10 @@
  */
 
 import type { DeviceStore, Logger } from "../../ports.js";
-import type { DeviceState } from "../device-state.js";
-import {
-  type ApprovalSigner,
-  approvalMessage,
-  isSignedRequest,
-  requestMessage,
-} from "./approval.js";
+import { type ApprovalSigner, approvalMessage, isSignedRequest } from "./approval.js";
 import type { ApproverPatterns } from "./approvers.js";
 import {
   DeviceCharging,
-  EvseNotActive,
-  EvseNotFound,
-  OpenRequestExists,
   RequestBusy,
   RequestNotFound,
   RequestNotOpened,
@@ -25,15 +16,13 @@ import {
 } from "./errors.js";
 import {
   type DecommissionRequest,
-  type DeviceSnapshot,
   EXECUTION_DISABLED,
   INITIAL_EXECUTION,
-  isOpen,
   SYSTEM_ACTORS,
 } from "./model.js";
 import type { DecommissionStore, ExecutionQueue, Page, RequestQuery } from "./ports.js";
 import type { Principal } from "./principal.js";
-import { checkCallerAction, requirePerson } from "./state-machine.js";
+import { checkCallerAction } from "./state-machine.js";
 import { announce, iso, type WriteDependencies, writeTransition } from "./writes.js";
 
 export interface RequestDependencies extends WriteDependencies {
