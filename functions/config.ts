@@ -14,6 +14,9 @@ const positive = z.coerce.number().positive("must be a positive number");
 const wholeAtLeastZero = z.coerce.number().int().min(0, "must be a whole number ≥ 0");
 // Tokens and client secrets travel to these: https, or http only to a loopback simulator.
 const httpUrl = secureUrl("must be an https URL (http only to localhost or 127.0.0.1)");
+const flag = z
+  .enum(["true", "false"], { error: "must be true or false" })
+  .transform((v) => v === "true");
 
 const PollEnvironment = z.object({
   TABLE_NAME: text,
@@ -46,6 +49,12 @@ const PollEnvironment = z.object({
     .default(90),
   /** Share of the last complete sweep's active fleet newly offline that degrades the fleet. */
   FLEET_DEGRADED_SHARE: z.coerce.number().gt(0).max(1, "must be in (0, 1]").default(0.2),
+  /**
+   * The poll switch's state while its table item (`CONTROL` / `POLL_PAUSE`) does not exist.
+   * Infra always sets it (`poll.startPaused`, default true); false here keeps the sandbox and
+   * the poll CLI running with nothing configured.
+   */
+  POLL_START_PAUSED: flag.default(false),
 });
 
 export type PollEnvironment = z.infer<typeof PollEnvironment>;
@@ -73,10 +82,6 @@ export function parseEnvironment<T extends z.ZodType>(
 }
 
 // ---------------------------------------------------------------- decommission
-
-const flag = z
-  .enum(["true", "false"], { error: "must be true or false" })
-  .transform((v) => v === "true");
 
 /** What every decommission function reads: the table, the bus and the pause switch. */
 const DecommissionCommon = z.object({
@@ -108,14 +113,24 @@ const DecommissionApiEnvironment = DecommissionCommon.extend({
   PENDING_EXPIRY_DAYS: positive.default(7),
   /** How long idempotency keys are kept; never less than a day. */
   IDEMPOTENCY_RETENTION_HOURS: z.coerce.number().min(24, "must be at least 24").default(24),
+  /**
+   * Whether the stage carries out approvals (infra: `decommission.executor.enabled`, always
+   * set); false: approvals say they will fail without a DELETE.
+   */
+  EXECUTION_ENABLED: flag.default(true),
 });
 export type DecommissionApiEnvironment = z.infer<typeof DecommissionApiEnvironment>;
 
-/** The executor function (the only one holding the write credential). */
+/**
+ * The executor function (the only one holding the write credential). With EXECUTION_ENABLED
+ * false (infra: `decommission.executor.enabled`, always set) it fails every approved request
+ * without a DELETE and is given no write credential: EVENERGY_WRITE_SECRET_ID is then unset.
+ */
 const DecommissionExecutorEnvironment = DecommissionCommon.extend({
+  EXECUTION_ENABLED: flag.default(true),
   EVENERGY_API_URL: httpUrl,
   EVENERGY_TOKEN_URL: httpUrl.optional(),
-  EVENERGY_WRITE_SECRET_ID: text,
+  EVENERGY_WRITE_SECRET_ID: text.optional(),
   EVENERGY_WRITE_SCOPE: text.default("evse:write"),
   /** The KMS HMAC key the executor verifies approvals with (VerifyMac). */
   APPROVAL_KEY_ID: text,
@@ -125,7 +140,19 @@ const DecommissionExecutorEnvironment = DecommissionCommon.extend({
   EXECUTION_MAX_BACKOFF_SECONDS: positive.default(900),
   /** Longer than one attempt can take (the function's timeout). */
   EXECUTION_LEASE_SECONDS: positive.default(300),
-});
+}).superRefine(
+  (env, ctx) => {
+    if (env.EXECUTION_ENABLED !== false && env.EVENERGY_WRITE_SECRET_ID === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["EVENERGY_WRITE_SECRET_ID"],
+        message: "is not set (required while EXECUTION_ENABLED is true)",
+      });
+    }
+  },
+  // Reported with the other variables' problems, not only once they are fixed.
+  { when: () => true },
+);
 export type DecommissionExecutorEnvironment = z.infer<typeof DecommissionExecutorEnvironment>;
 
 /** The scheduled reconciler (and the dead-letter consumer). */

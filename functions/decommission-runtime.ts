@@ -29,10 +29,13 @@ import type { ApprovalSigner, ApprovalVerifier } from "./core/decommission/appro
 import { compileApproverPatterns } from "./core/decommission/approvers.js";
 import {
   type DeadLetterOutcome,
-  type ExecutorSettings,
-  executeMessage,
   failDeadLettered,
   failUnexecuted,
+} from "./core/decommission/dead-letters.js";
+import {
+  type ExecutorSettings,
+  executeMessage,
+  refuseDisabled,
   type Verdict,
 } from "./core/decommission/execute.js";
 import type { DecommissionEvent } from "./core/decommission/model.js";
@@ -94,6 +97,8 @@ export interface ApiSettings {
   approverPatterns: readonly string[];
   pendingExpiryMs: number;
   idempotencyRetentionMs: number;
+  /** Whether approvals will be carried out in this stage; default true. */
+  executionEnabled?: boolean;
 }
 
 /** The API's settings from its environment (config.ts). */
@@ -102,6 +107,7 @@ export function apiSettingsFrom(config: DecommissionApiEnvironment): ApiSettings
     approverPatterns: config.APPROVER_ROLE_ARNS,
     pendingExpiryMs: config.PENDING_EXPIRY_DAYS * 86_400_000,
     idempotencyRetentionMs: config.IDEMPOTENCY_RETENTION_HOURS * 3_600_000,
+    executionEnabled: config.EXECUTION_ENABLED,
   };
 }
 
@@ -121,7 +127,11 @@ export function createDecommissionApi(
   }
   return createApi({
     requests: { ...base, queue: parts.queue, signer: parts.signer },
-    settings: { approvers, pendingExpiryMs: settings.pendingExpiryMs },
+    settings: {
+      approvers,
+      pendingExpiryMs: settings.pendingExpiryMs,
+      executionEnabled: settings.executionEnabled ?? true,
+    },
     idempotency: {
       store: new DynamoIdempotencyStore(parts.documents, parts.tableName),
       // A creation is a handful of DynamoDB calls; one still "in flight" after this died.
@@ -206,6 +216,18 @@ export function createExecutor(
   return {
     execute: (message, receiveCount) => executeMessage(deps, settings, message, receiveCount),
   };
+}
+
+/**
+ * The executor of a stage whose execution is off (`decommission.executor.enabled` false): it
+ * fails every approved request without a DELETE, saying why (see `refuseDisabled`). It is built
+ * without an ev.energy client or a credential, and infra grants it no secret.
+ */
+export function createDisabledExecutor(
+  parts: DecommissionParts & { verifier: ApprovalVerifier },
+): Executor {
+  const deps = { ...common(parts), verifier: parts.verifier };
+  return { execute: (message) => refuseDisabled(deps, message) };
 }
 
 /** What the executor Lambda needs per SQS record; the handler supplies the AWS parts. */
@@ -383,14 +405,23 @@ export function createAwsExecutor(
   clients: { dynamodb: DynamoDBClient; eventBridge: EventBridgeClient; kms: MacClient },
   logger: Logger,
 ): Executor {
+  const parts = {
+    ...awsDecommissionParts(config, clients, logger),
+    verifier: new KmsApprovalMac(clients.kms, config.APPROVAL_KEY_ID),
+  };
+  const secretId = config.EVENERGY_WRITE_SECRET_ID;
+  if (!config.EXECUTION_ENABLED) return createDisabledExecutor(parts);
+  if (secretId === undefined) {
+    // config.ts already refuses this; kept so no path builds a client without a credential.
+    throw new ConfigurationError("invalid configuration: EVENERGY_WRITE_SECRET_ID is not set");
+  }
   const settings = executorSettingsFrom(config);
   return createExecutor(
     {
-      ...awsDecommissionParts(config, clients, logger),
-      verifier: new KmsApprovalMac(clients.kms, config.APPROVAL_KEY_ID),
+      ...parts,
       api: createWriteClient({
         ...settings.client,
-        secrets: new SecretsManagerSecretSource({ secretId: config.EVENERGY_WRITE_SECRET_ID }),
+        secrets: new SecretsManagerSecretSource({ secretId }),
         clock: systemClock,
         random: systemRandom,
         logger,

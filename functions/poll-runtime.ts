@@ -5,6 +5,7 @@
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DynamoDeviceStore } from "./adapters/dynamodb/device-store.js";
 import { DynamoFleetHealthStore } from "./adapters/dynamodb/fleet-health-store.js";
+import { DynamoPauseSwitch, POLL_SWITCH } from "./adapters/dynamodb/pause-switch.js";
 import { DynamoRequestLedger } from "./adapters/dynamodb/request-ledger.js";
 import { DynamoSweepStore } from "./adapters/dynamodb/sweep-store.js";
 import { EvEnergyClient } from "./adapters/ev-energy/client.js";
@@ -61,6 +62,11 @@ const PAGE_MARGIN_MS = 15_000;
 /** The lease outlives the run by this much, so a live run never loses it. */
 const LEASE_GRACE_MS = 60_000;
 const MAX_ATTEMPTS = 4;
+/**
+ * How long a read of the poll switch is reused. Lambda runs are minutes apart, so each reads
+ * it afresh; a process that polls more often reads it at most every 15 s of its clock.
+ */
+const POLL_SWITCH_CACHE_MS = 15_000;
 
 export function createPoller(parts: PollRuntimeParts) {
   const { config, clock, random, logger } = parts;
@@ -93,6 +99,12 @@ export function createPoller(parts: PollRuntimeParts) {
       new DynamoSweepStore(parts.documents, config.TABLE_NAME),
     ),
     ledger: new DynamoRequestLedger(parts.documents, config.TABLE_NAME),
+    pause: new DynamoPauseSwitch(parts.documents, config.TABLE_NAME, {
+      sortKey: POLL_SWITCH,
+      clock,
+      cacheMs: POLL_SWITCH_CACHE_MS,
+      pausedWhenUnset: config.POLL_START_PAUSED,
+    }),
     publisher: parts.publisher,
     clock,
     logger,

@@ -161,3 +161,11 @@ export interface FleetHealthStore {
   /** Replaces the latest fleet snapshot. */
   putSnapshot(snapshot: FleetSnapshot): Promise<void>;
 }
+
+/**
+ * The operators' switch for the scheduled poll (data, not the schedule's state, so a deploy
+ * never flips it): while it says paused, a run reads nothing and writes nothing.
+ */
+export interface PollSwitch {
+  isPaused(): Promise<boolean>;
+}

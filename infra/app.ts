@@ -1,13 +1,15 @@
 /**
  * The CDK app: `npx cdk synth -c stage=prod` (default stage `dev`). Builds the two stacks of
- * one stage from its validated configuration and checks them with cdk-nag's AwsSolutions and
- * Serverless packs; an unacknowledged error fails synth.
+ * one stage from its validated configuration (cdk.json's stage, with this checkout's
+ * `cdk.context.local.json` and `-c stages.<stage>.<path>=<value>` merged over it) and checks
+ * them with cdk-nag's AwsSolutions and Serverless packs; an unacknowledged error fails synth.
  */
 import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { App, type AppProps, RemovalPolicy, Tags, Validations } from "aws-cdk-lib";
 import { AwsSolutionsChecks, ServerlessChecks } from "cdk-nag";
-import { loadStageConfig, type StageConfig } from "./config.js";
+import { ConfigError, type LoadOptions, loadStageConfig, type StageConfig } from "./config.js";
+import { LOCAL_SETTINGS_FILE, LocalSettingsError } from "./local-settings.js";
 import { StatefulStack } from "./stateful-stack.js";
 import { StatelessStack } from "./stateless-stack.js";
 
@@ -22,10 +24,16 @@ export interface EvseOpsApp {
  * Builds the app for the stage the context names.
  * @param context cdk.json-style context (`stage`, `stages`, feature flags); the CDK CLI passes
  *   cdk.json's context through the environment, so `main` passes none.
+ * @param options.localSettingsFile the deployer's settings merged over cdk.json's stage (see
+ *   local-settings.ts); `main` passes `cdk.context.local.json`, tests pass none (or their own).
  */
-export function buildApp(context?: Record<string, unknown>, props: AppProps = {}): EvseOpsApp {
+export function buildApp(
+  context?: Record<string, unknown>,
+  props: AppProps = {},
+  options: LoadOptions = {},
+): EvseOpsApp {
   const app = new App({ ...props, context: { ...props.context, ...context } });
-  const config = loadStageConfig(app);
+  const config = loadStageConfig(app, options);
   const env = config.env;
   const prefix = `evse-ops-${config.stage}`;
 
@@ -63,5 +71,13 @@ function isMain(): boolean {
 }
 
 if (isMain()) {
-  buildApp().app.synth();
+  try {
+    // Relative to the working directory: the CDK CLI runs the app where cdk.json is.
+    buildApp(undefined, {}, { localSettingsFile: LOCAL_SETTINGS_FILE }).app.synth();
+  } catch (error) {
+    // A setting to fix, not a bug: its message alone (it names the file and path), no trace.
+    if (!(error instanceof ConfigError || error instanceof LocalSettingsError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exitCode = 1;
+  }
 }

@@ -11,6 +11,17 @@ import { RemovalPolicy } from "aws-cdk-lib";
 import { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { IConstruct } from "constructs";
 import { z } from "zod";
+import {
+  type ContextOverride,
+  contextOverrides,
+  type JsonValue,
+  type LocalSettingsFile,
+  mergePatch,
+  parseOverrideValue,
+  patchAt,
+  patchSets,
+  readLocalSettings,
+} from "./local-settings.js";
 
 const DEFAULT_STAGE = "dev";
 
@@ -165,6 +176,12 @@ const pollSchema = z.strictObject({
   rateLimitDefault: wholeNumber(1).default(1000),
   /** The poll function's timeout; must end before the next scheduled run starts. */
   timeoutSeconds: wholeNumber(1, 900).default(240),
+  /**
+   * The poll switch's state until an operator first writes it (the item `CONTROL` /
+   * `POLL_PAUSE`): a new deployment waits, without failing or alarming, until its secrets are
+   * filled and someone starts it. Later flips are data, so no deploy changes them.
+   */
+  startPaused: z.boolean({ error: "expected true or false" }).default(true),
 });
 export type PollSettings = z.output<typeof pollSchema>;
 
@@ -306,6 +323,14 @@ const decommissionSchema = z.strictObject({
     .prefault({}),
   executor: z
     .strictObject({
+      /**
+       * Whether approved requests are carried out (a DELETE at ev.energy). Off by default:
+       * ev.energy serves sandbox and production accounts from one URL, so only the write
+       * credential decides which chargers a DELETE removes, and a stage must opt in (prod
+       * does in cdk.json). Off, requests and approvals work, the executor fails each approved
+       * request without calling ev.energy, and it is given no write credential at all.
+       */
+      enabled: z.boolean({ error: "expected true or false" }).default(false),
       /** Calls to ev.energy at once: protects its rate limit (Lambda's minimum is 2). */
       maxConcurrency: wholeNumber(2, 1000).default(2),
       /** Attempts before a request fails (an unknown DELETE outcome is always verified first). */
@@ -458,18 +483,53 @@ const STAGE_NAME = /^[a-z][a-z0-9-]{0,19}$/;
 
 // ---------------------------------------------------------------- loading
 
-/** Reads `stage` (default `dev`) and `stages` from the construct tree's context. */
-export function loadStageConfig(scope: IConstruct): StageConfig {
-  return parseStageConfig(scope.node.tryGetContext("stage"), scope.node.tryGetContext("stages"));
+export interface LoadOptions {
+  /**
+   * The deployer's local settings file (`cdk.context.local.json`), merged over cdk.json's
+   * stage when it exists. Only the CDK app's entry point passes it, so tests see cdk.json alone.
+   */
+  localSettingsFile?: string;
+}
+
+/**
+ * Reads `stage` (default `dev`) and `stages` from the construct tree's context, with the local
+ * settings file and the context's `stages.<stage>.<path>` keys (`-c`) merged over the stage.
+ */
+export function loadStageConfig(scope: IConstruct, options: LoadOptions = {}): StageConfig {
+  const file =
+    options.localSettingsFile === undefined
+      ? undefined
+      : readLocalSettings(options.localSettingsFile);
+  return parseStageConfig(scope.node.tryGetContext("stage"), scope.node.tryGetContext("stages"), {
+    ...(file === undefined ? {} : { file }),
+    overrides: contextOverrides(scope.node.getAllContext()),
+  });
+}
+
+/** What is merged over cdk.json's stage, in this order (see local-settings.ts). */
+export interface LocalLayers {
+  /** The deployer's git-ignored settings file. */
+  file?: LocalSettingsFile;
+  /** `-c stages.<stage>.<path>=<value>`, applied last. */
+  overrides?: readonly ContextOverride[];
 }
 
 /**
  * Validates one stage of the `stages` map.
- * 1. The stage name must be a string naming a key of `stages`.
- * 2. That entry is parsed against the schema; defaults fill what it leaves out.
- * 3. Any problem throws a ConfigError listing each path (`stages.<stage>.…`) and what was expected.
+ * 1. The stage name must be a string naming a key of `stages` (or of the local file's).
+ * 2. The local file's settings for it, then the `-c` overrides, are merged over it (JSON merge
+ *    patches: objects merge, other values replace, null removes).
+ * 3. The result is parsed against the schema; defaults fill what it leaves out. A `-c` value
+ *    read as JSON that the schema refuses at its own path is tried once more as text (a
+ *    12-digit account id reads as a number).
+ * 4. Any problem throws a ConfigError listing each path (`stages.<stage>.…`), what was
+ *    expected, and the local file or `-c` key that set the value.
  */
-export function parseStageConfig(stageInput: unknown, stagesInput: unknown): StageConfig {
+export function parseStageConfig(
+  stageInput: unknown,
+  stagesInput: unknown,
+  local: LocalLayers = {},
+): StageConfig {
   const stage = stageInput ?? DEFAULT_STAGE;
   if (typeof stage !== "string" || !STAGE_NAME.test(stage)) {
     throw new ConfigError(
@@ -481,17 +541,70 @@ export function parseStageConfig(stageInput: unknown, stagesInput: unknown): Sta
       'stages: missing: expected cdk.json\'s context to hold a "stages" object (see cdk.json)',
     );
   }
-  const stages = stagesInput as Record<string, unknown>;
-  if (!Object.hasOwn(stages, stage)) {
+  const stages = stagesInput as Record<string, JsonValue>;
+  const filePatch = local.file?.stages[stage];
+  if (!Object.hasOwn(stages, stage) && filePatch === undefined) {
     const known = Object.keys(stages).join(", ") || "none";
+    const localKnown = Object.keys(local.file?.stages ?? {});
     throw new ConfigError(
-      `stages.${stage}: unknown stage "${stage}" (cdk.json defines: ${known}); pick one with -c stage=<name>`,
+      `stages.${stage}: unknown stage "${stage}" (cdk.json defines: ${known}${
+        local.file === undefined
+          ? ""
+          : `; ${local.file.name} defines: ${localKnown.join(", ") || "none"}`
+      }); pick one with -c stage=<name>`,
     );
   }
-  const parsed = stageSchema.safeParse(stages[stage]);
+  const overrides = (local.overrides ?? []).filter((override) => override.stage === stage);
+  const fileLayer =
+    local.file !== undefined && filePatch !== undefined
+      ? [{ source: local.file.name, patch: filePatch }]
+      : [];
+  const attempt = (asText: ReadonlySet<ContextOverride>) => {
+    const layers = [
+      ...fileLayer,
+      ...overrides.map((override) => ({
+        source: `-c stages.${stage}.${override.path.join(".")}`,
+        override,
+        patch: patchAt(
+          override.path,
+          asText.has(override) ? String(override.value) : parseOverrideValue(override.value),
+        ),
+      })),
+    ];
+    const merged = layers.reduce<JsonValue | undefined>(
+      (settings, layer) => mergePatch(settings, layer.patch),
+      stages[stage],
+    );
+    return { layers, parsed: stageSchema.safeParse(merged) };
+  };
+
+  let { layers, parsed } = attempt(new Set());
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => formatIssue(`stages.${stage}`, issue));
-    throw new ConfigError(`Invalid configuration for stage "${stage}":\n  ${lines.join("\n  ")}`);
+    const refused = new Set(parsed.error.issues.map((issue) => issue.path.join(".")));
+    const retry = new Set(
+      overrides.filter(
+        (override) =>
+          typeof parseOverrideValue(override.value) !== "string" &&
+          refused.has(override.path.join(".")),
+      ),
+    );
+    if (retry.size > 0) ({ layers, parsed } = attempt(retry));
+  }
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      // The last layer that set this value (or the section holding it) is where to fix it.
+      const origin = [...layers].reverse().find((layer) => patchSets(layer.patch, issue.path));
+      const line = formatIssue(`stages.${stage}`, issue);
+      return origin === undefined ? line : `${line} (set in ${origin.source})`;
+    });
+    const sources = [...new Set(layers.map((layer) => layer.source))];
+    const over =
+      sources.length === 0
+        ? ""
+        : ` (${Object.hasOwn(stages, stage) ? "cdk.json" : "no stage in cdk.json"}, with ${sources.join(", then ")} merged over it)`;
+    throw new ConfigError(
+      `Invalid configuration for stage "${stage}"${over}:\n  ${lines.join("\n  ")}`,
+    );
   }
   return { ...parsed.data, stage };
 }

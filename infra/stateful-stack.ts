@@ -101,7 +101,7 @@ export class StatefulStack extends Stack implements StatefulResources {
     });
     new CfnOutput(this, "TableName", {
       description:
-        "The state table (the decommission pause switch is its item CONTROL / DECOMMISSION_PAUSE)",
+        "The state table (its switches: the items CONTROL / POLL_PAUSE and CONTROL / DECOMMISSION_PAUSE)",
       value: this.table.tableName,
     });
     new CfnOutput(this, "AlarmTopicArn", {

@@ -68,6 +68,15 @@ export class StatelessStack extends Stack {
       description: "The decommission API (AWS_IAM: sign requests with SigV4)",
       value: this.decommission.api.url,
     });
+    new CfnOutput(this, "DecommissionApiId", {
+      description:
+        "The decommission API's id, for execute-api:Invoke resource ARNs (arn:aws:execute-api:<region>:<account>:<id>/<stage>/<METHOD>/<path>)",
+      value: this.decommission.api.restApiId,
+    });
+    new CfnOutput(this, "PollLogGroup", {
+      description: "The poll function's log group (aws logs tail <name> --follow)",
+      value: this.poller.pollFunction.logGroup.logGroupName,
+    });
     new CfnOutput(this, "DecommissionApiAccessLogs", {
       description: "The decommission API's JSON access log group",
       value: this.decommission.accessLogs.logGroupName,

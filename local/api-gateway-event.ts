@@ -16,6 +16,12 @@ export interface ProxyEventInput {
   body?: string | Buffer | null;
   callerArn?: string | null;
   stage?: string;
+  /**
+   * What callers put before the API's paths: `/<stage>` on the execute-api URL (the default),
+   * or "" behind a custom domain mapped at its root, as the local server is (its links, such
+   * as `statusUrl` and `Location`, must resolve on it).
+   */
+  basePath?: string;
 }
 
 export function proxyEvent(input: ProxyEventInput): APIGatewayProxyEvent {
@@ -54,7 +60,7 @@ export function proxyEvent(input: ProxyEventInput): APIGatewayProxyEvent {
       authorizer: null,
       protocol: "HTTP/1.1",
       httpMethod: input.method,
-      path: `/${stage}${input.path}`,
+      path: `${input.basePath ?? `/${stage}`}${input.path}`,
       stage,
       requestId: randomUUID(),
       requestTimeEpoch: Date.now(),

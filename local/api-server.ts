@@ -116,6 +116,8 @@ async function answer(req: IncomingMessage, handler: ApiHandler) {
       headers,
       body: body.length > 0 ? body : null,
       callerArn: principal,
+      // Served at the root: links the API answers resolve on this server.
+      basePath: "",
     }),
   );
   return serialise(result);

@@ -2,6 +2,7 @@
  * The embedded DynamoDB-compatible server (dynalite) on 127.0.0.1, with the project's table.
  * Used by the sandbox, the one-shot poll, tests and the benchmark.
  */
+import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
 import {
@@ -18,14 +19,46 @@ import {
   OFFLINE_INDEX_ATTRIBUTES,
   TABLE_KEYS,
 } from "../functions/adapters/dynamodb/table-design.js";
+import { CliError } from "./cli.js";
 
 export interface LocalDynamo {
   endpoint: string;
   close(): Promise<void>;
 }
 
+/** The embedded DynamoDB cannot use its data folder; the message says why. */
+export class LocalDataUnavailable extends CliError {
+  override readonly name = "LocalDataUnavailable";
+}
+
+/**
+ * Opens and closes the LevelDB store dynalite would use at `path`. dynalite opens it lazily and
+ * reports a failure (another process holding it, a damaged store) only as "Database is closed",
+ * thrown from a callback; this says what happened before the server starts.
+ */
+async function checkStore(path: string): Promise<void> {
+  // The `level` dynalite itself loads, not a copy of our own.
+  const { Level } = createRequire(createRequire(import.meta.url).resolve("dynalite"))("level") as {
+    Level: new (location: string) => { open(): Promise<void>; close(): Promise<void> };
+  };
+  const store = new Level(path);
+  try {
+    await store.open();
+  } catch (error) {
+    const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    throw new LocalDataUnavailable(
+      /lock/i.test(reason)
+        ? `the embedded DynamoDB's data in ${path} is held by another process (${reason})`
+        : `the embedded DynamoDB cannot open its data in ${path}: ${reason}`,
+    );
+  }
+  await store.close();
+}
+
 /** Starts dynalite; in memory unless `path` names a folder to persist to. */
 export async function startDynalite(options: { port?: number; path?: string } = {}) {
+  if (options.path) await checkStore(options.path);
   const server = dynalite({
     ...(options.path ? { path: options.path } : {}),
     createTableMs: 0,

@@ -4,8 +4,15 @@
  * ev.energy account (`EVENERGY_API_URL` plus credentials) and another DynamoDB
  * (`DYNAMODB_ENDPOINT` plus `TABLE_NAME`).
  */
-import { EnvironmentSecretSource } from "../functions/adapters/secrets/environment-secret-source.js";
-import { loadPollEnvironment, type PollEnvironment } from "../functions/config.js";
+import {
+  EnvironmentSecretSource,
+  EVENERGY_ENV,
+} from "../functions/adapters/secrets/environment-secret-source.js";
+import {
+  ConfigurationError,
+  loadPollEnvironment,
+  type PollEnvironment,
+} from "../functions/config.js";
 import type { ChangeEvent } from "../functions/core/device-state.js";
 import type { FleetEvent } from "../functions/core/fleet-alert.js";
 import { systemClock, systemRandom } from "../functions/lib/clock.js";
@@ -13,8 +20,10 @@ import { createPoller } from "../functions/poll-runtime.js";
 import type { Clock, EventPublisher, Logger, SecretSource } from "../functions/ports.js";
 import { createTable, localDynamoClients, startDynalite } from "./dynamodb.js";
 import { OffsetClock } from "./manual-clock.js";
+import type { FleetSnapshot } from "./simulator/fleet.js";
 import { defaultClientSecrets, startSimulator } from "./simulator/index.js";
 import type { SimClock, Simulator, SimulatorOptions } from "./simulator/types.js";
+import { logLevelFrom } from "./stderr-logger.js";
 
 export interface LocalEnvironmentOptions {
   env?: Readonly<Record<string, string | undefined>>;
@@ -24,6 +33,44 @@ export interface LocalEnvironmentOptions {
   /** Embedded DynamoDB port (0: any free port) and folder to persist to (default: memory). */
   dynamoPort?: number;
   dynamoPath?: string;
+  /** A saved simulated fleet to go on from (the sandbox's, across restarts). */
+  restore?: FleetSnapshot;
+}
+
+/**
+ * Checks the environment variables before anything starts, throwing ConfigurationError (or
+ * CredentialsError) naming what is wrong: LOG_LEVEL must be a level, a real ev.energy needs its credentials, credentials
+ * need EVENERGY_API_URL, DYNAMODB_ENDPOINT and TABLE_NAME go together, and every poll setting
+ * must be valid.
+ */
+export function checkLocalEnvironment(env: Readonly<Record<string, string | undefined>>): void {
+  logLevelFrom(env);
+  const set = (name: string) => env[name] !== undefined && env[name] !== "";
+  if (set("EVENERGY_API_URL")) {
+    new EnvironmentSecretSource(env);
+  } else {
+    const stray = Object.values(EVENERGY_ENV).filter(set);
+    if (stray.length > 0) {
+      throw new ConfigurationError(
+        `${stray.join(", ")} ${stray.length > 1 ? "are" : "is"} set but EVENERGY_API_URL is not: set EVENERGY_API_URL to use them, or unset ${stray.length > 1 ? "them" : "it"} for the simulator`,
+      );
+    }
+  }
+  if (set("DYNAMODB_ENDPOINT") !== set("TABLE_NAME")) {
+    const [given, missing] = set("TABLE_NAME")
+      ? ["TABLE_NAME", "DYNAMODB_ENDPOINT"]
+      : ["DYNAMODB_ENDPOINT", "TABLE_NAME"];
+    throw new ConfigurationError(
+      `${given} is set but ${missing} is not: set both to use another DynamoDB, or neither for the embedded one`,
+    );
+  }
+  loadPollEnvironment({
+    EVENT_BUS_NAME: "local",
+    EVENERGY_SECRET_ID: "local",
+    TABLE_NAME: "evse-ops-local",
+    ...env,
+    EVENERGY_API_URL: env.EVENERGY_API_URL || "http://127.0.0.1/v2",
+  });
 }
 
 export interface LocalEnvironment {
@@ -46,6 +93,7 @@ export async function startLocalEnvironment(
   options: LocalEnvironmentOptions = {},
 ): Promise<LocalEnvironment> {
   const env = options.env ?? process.env;
+  checkLocalEnvironment(env);
   const closers: Array<() => Promise<void>> = [];
   try {
     let simulator: Simulator | undefined;
@@ -58,7 +106,11 @@ export async function startLocalEnvironment(
       await secrets.read();
     } else {
       const simClock = options.clock ?? new OffsetClock();
-      const started = await startSimulator({ ...options.simulator, clock: simClock });
+      const started = await startSimulator({
+        ...options.simulator,
+        clock: simClock,
+        ...(options.restore ? { restore: options.restore } : {}),
+      });
       simulator = started;
       closers.push(() => started.close());
       apiUrl = started.apiBaseUrl;
@@ -66,8 +118,8 @@ export async function startLocalEnvironment(
       clock = simClock;
     }
 
-    let dynamoEndpoint = env.DYNAMODB_ENDPOINT;
-    const tableName = env.TABLE_NAME ?? "evse-ops-local";
+    let dynamoEndpoint = env.DYNAMODB_ENDPOINT || undefined;
+    const tableName = env.TABLE_NAME || "evse-ops-local";
     if (!dynamoEndpoint) {
       const dynamo = await startDynalite({
         ...(options.dynamoPort !== undefined ? { port: options.dynamoPort } : {}),
@@ -75,8 +127,6 @@ export async function startLocalEnvironment(
       });
       closers.push(() => dynamo.close());
       dynamoEndpoint = dynamo.endpoint;
-    } else if (!env.TABLE_NAME) {
-      throw new Error("DYNAMODB_ENDPOINT is set but TABLE_NAME is not: name the table to use");
     }
     const { client, documents } = localDynamoClients(dynamoEndpoint);
     closers.push(async () => client.destroy());

@@ -6,7 +6,8 @@
  * DLQ's event source on AWS; a retry outcome delivers it again after its delay). Nothing is
  * delivered until `deliverDue` or `drain` is called.
  */
-import type { DeadLetterOutcome, Verdict } from "../functions/core/decommission/execute.js";
+import type { DeadLetterOutcome } from "../functions/core/decommission/dead-letters.js";
+import type { Verdict } from "../functions/core/decommission/execute.js";
 import type { ExecutionMessage, ExecutionQueue } from "../functions/core/decommission/ports.js";
 import type { Clock, Logger } from "../functions/ports.js";
 

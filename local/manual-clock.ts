@@ -26,12 +26,26 @@ export class ManualClock implements Clock {
   }
 }
 
-/** Real time plus an offset that `advance` moves: the sandbox's simulated clock. */
+/**
+ * Real time plus an offset that `advance` moves: the sandbox's simulated clock. The sandbox
+ * keeps the offset with its data, so simulated time never goes back across a restart.
+ */
 export class OffsetClock implements Clock {
-  #offset = 0;
+  #offset: number;
+  readonly #wall: () => number;
+
+  constructor(offsetMs = 0, wall: () => number = Date.now) {
+    this.#offset = Math.max(0, offsetMs);
+    this.#wall = wall;
+  }
+
+  /** How far simulated time is ahead of real time. */
+  get offsetMs(): number {
+    return this.#offset;
+  }
 
   now(): number {
-    return Date.now() + this.#offset;
+    return this.#wall() + this.#offset;
   }
 
   async sleep(ms: number): Promise<void> {
@@ -43,14 +57,18 @@ export class OffsetClock implements Clock {
   }
 }
 
+/** A seeded generator whose `state()` seeds another that continues exactly where it stands. */
+export type SeededRandom = Random & { state(): number };
+
 /** mulberry32: a small, fast, seeded PRNG, so fleets and fault mixes are reproducible. */
-export function seededRandom(seed: number): Random {
+export function seededRandom(seed: number): SeededRandom {
   let state = seed >>> 0;
-  return () => {
+  const next = () => {
     state = (state + 0x6d2b79f5) >>> 0;
     let t = state;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+  return Object.assign(next, { state: () => state });
 }

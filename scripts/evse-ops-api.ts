@@ -1,25 +1,15 @@
 /**
- * A small CLI for the decommission API, signing each call with SigV4 (service `execute-api`)
- * through aws4fetch and the standard AWS credential chain (environment, profile,
- * SSO, instance role): the caller is whoever those credentials are.
- *
- *   npx tsx scripts/evse-ops-api.ts request <evseId> --reason "site closed" [--external-ref T-1]
- *   npx tsx scripts/evse-ops-api.ts approve <requestId> [--comment "…"] [--force]
- *   npx tsx scripts/evse-ops-api.ts reject <requestId> --reason "…"
- *   npx tsx scripts/evse-ops-api.ts cancel <requestId>
- *   npx tsx scripts/evse-ops-api.ts get <requestId>
- *   npx tsx scripts/evse-ops-api.ts list [--status APPROVED] [--evse <evseId>] [--cursor …]
- *   npx tsx scripts/evse-ops-api.ts evses [--cursor …] | evse <evseId>
- *
- * --url (or EVSE_OPS_API_URL): the stage URL, e.g. https://abc123.execute-api.eu-west-2.amazonaws.com/prod
- * --region (or AWS_REGION): taken from the URL when it is an execute-api host.
- * --profile: an AWS profile. --as <ARN>: only for the local sandbox (sent as X-Principal).
- * Prints the response body; the exit code is 0 for 2xx, 1 otherwise.
+ * `npm run api -- <command> …`: a small CLI for the decommission API, signing each call with
+ * SigV4 (service `execute-api`) through aws4fetch and the standard AWS credential chain
+ * (environment, profile, SSO, instance role): the caller is whoever those credentials are.
+ * `--help` lists the commands and flags (local/commands.ts); `--as <ARN>` is for the local
+ * sandbox only (sent as X-Principal). Prints the response body; exit 0 for 2xx, 1 otherwise.
  */
 import { randomUUID } from "node:crypto";
-import { parseArgs } from "node:util";
-import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import { AwsClient } from "aws4fetch";
+import { hostOf, networkFailureReason } from "../functions/lib/network-failure.js";
+import { CliError, helpText, parseCommandLine, runCommand, UsageError } from "../local/cli.js";
+import { API_COMMAND } from "../local/commands.js";
 
 /** AWS credentials as the credential chain yields them. */
 export interface Credentials {
@@ -62,29 +52,47 @@ export async function callApi(
     ...(body === undefined ? {} : { body }),
   };
   let response: Response;
-  if (options.as !== undefined) {
-    response = await fetch(url, {
-      ...init,
-      headers: { ...init.headers, "x-principal": options.as },
-    });
-  } else {
-    const region = options.region ?? regionOf(url) ?? process.env.AWS_REGION;
-    if (!region) throw new Error("no region: pass --region or set AWS_REGION");
-    const credentials =
-      options.credentials ??
-      (await defaultProvider(options.profile ? { profile: options.profile } : {})());
-    const signer = new AwsClient({ ...credentials, service: "execute-api", region });
-    response = await signer.fetch(url.href, init);
+  try {
+    if (options.as !== undefined) {
+      response = await fetch(url, {
+        ...init,
+        headers: { ...init.headers, "x-principal": options.as },
+      });
+    } else {
+      const region = options.region ?? regionOf(url) ?? process.env.AWS_REGION;
+      if (!region) throw new UsageError("no region: pass --region or set AWS_REGION");
+      const credentials = options.credentials ?? (await awsCredentials(options.profile));
+      const signer = new AwsClient({ ...credentials, service: "execute-api", region });
+      response = await signer.fetch(url.href, init);
+    }
+    return { status: response.status, body: await response.text() };
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof CliError) throw error;
+    // Only the method, the path and the host: never a header, a query or a credential.
+    throw new CliError(
+      `${call.method} ${url.pathname} to ${hostOf(url)} failed: ${networkFailureReason(error)}`,
+    );
   }
-  return { status: response.status, body: await response.text() };
+}
+
+async function awsCredentials(profile: string | undefined): Promise<Credentials> {
+  // Loaded only to sign: --help, a wrong flag and --as need none of the AWS SDK.
+  const { defaultProvider } = await import("@aws-sdk/credential-provider-node");
+  try {
+    return await defaultProvider(profile ? { profile } : {})();
+  } catch (error) {
+    const why = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    throw new CliError(
+      `no AWS credentials${profile ? ` for profile ${profile}` : ""} (${why}): set AWS_PROFILE or run aws sso login; against the local sandbox use --as <ARN>`,
+    );
+  }
 }
 
 function regionOf(url: URL): string | undefined {
   return /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$/.exec(url.hostname)?.[1];
 }
 
-const USAGE =
-  "usage: evse-ops-api.ts request|approve|reject|cancel|get|list|evses|evse … (see the file's header)";
+const COMMANDS = ["request", "approve", "reject", "cancel", "get", "list", "evses", "evse"];
 
 export function buildCall(
   command: string,
@@ -94,7 +102,7 @@ export function buildCall(
   const text = (name: string) =>
     typeof flags[name] === "string" ? (flags[name] as string) : undefined;
   const need = (value: string | undefined, what: string) => {
-    if (value === undefined || value === "") throw new Error(`${command} needs ${what}`);
+    if (value === undefined || value === "") throw new UsageError(`${command} needs ${what}`);
     return value;
   };
   const id = args[0];
@@ -126,7 +134,11 @@ export function buildCall(
         body: { reason: need(text("reason"), "--reason") },
       };
     case "cancel":
-      return { method: "POST", path: `/decommission-requests/${need(id, "a request id")}/cancel` };
+      return {
+        method: "POST",
+        path: `/decommission-requests/${need(id, "a request id")}/cancel`,
+        ...(text("reason") ? { body: { reason: text("reason") } } : {}),
+      };
     case "get":
       return { method: "GET", path: `/decommission-requests/${need(id, "a request id")}` };
     case "list": {
@@ -142,44 +154,37 @@ export function buildCall(
       }
       return { method: "GET", path: "/decommission-requests", query };
     }
-    case "evses":
-      return {
-        method: "GET",
-        path: "/evses",
-        query: text("cursor") ? { cursor: text("cursor") ?? "" } : {},
-      };
+    case "evses": {
+      const query: Record<string, string> = {};
+      for (const name of ["limit", "cursor"]) {
+        const value = text(name);
+        if (value !== undefined) query[name] = value;
+      }
+      return { method: "GET", path: "/evses", query };
+    }
     case "evse":
       return { method: "GET", path: `/evses/${need(id, "an EVSE id")}` };
     default:
-      throw new Error(USAGE);
+      throw new UsageError(
+        command === ""
+          ? `name a command: ${COMMANDS.join(", ")}`
+          : `unknown command ${JSON.stringify(command)}: use ${COMMANDS.join(", ")}`,
+      );
   }
 }
 
 async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      url: { type: "string" },
-      region: { type: "string" },
-      profile: { type: "string" },
-      as: { type: "string" },
-      reason: { type: "string" },
-      comment: { type: "string" },
-      force: { type: "boolean" },
-      "external-ref": { type: "string" },
-      "idempotency-key": { type: "string" },
-      status: { type: "string" },
-      evse: { type: "string" },
-      cursor: { type: "string" },
-      limit: { type: "string" },
-    },
-  });
-  const [command, ...args] = positionals;
-  const baseUrl = values.url ?? process.env.EVSE_OPS_API_URL;
-  if (!command || !baseUrl) {
-    console.error(`${USAGE}\n(--url or EVSE_OPS_API_URL is required)`);
-    return 2;
+  const parsed = parseCommandLine(API_COMMAND, process.argv.slice(2));
+  if (parsed.help) {
+    process.stdout.write(helpText(API_COMMAND));
+    return 0;
   }
+  const { values, positionals } = parsed;
+  const [command = "", ...args] = positionals;
+  const baseUrl = values.url;
+  if (!baseUrl) throw new UsageError("--url or EVSE_OPS_API_URL is required");
+  if (!URL.canParse(baseUrl))
+    throw new UsageError(`--url is not a URL: ${JSON.stringify(baseUrl)}`);
   const call = buildCall(command, args, values);
   const { status, body } = await callApi(baseUrl, call, {
     ...(values.region ? { region: values.region } : {}),
@@ -191,12 +196,4 @@ async function main(): Promise<number> {
   return status < 300 ? 0 : 1;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  main().then(
-    (code) => process.exit(code),
-    (error: unknown) => {
-      console.error(error instanceof Error ? error.message : String(error));
-      process.exit(2);
-    },
-  );
-}
+if (import.meta.url === `file://${process.argv[1]}`) await runCommand(API_COMMAND, main);

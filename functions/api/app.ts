@@ -4,6 +4,7 @@
  * function `createApi` returns; it never throws and never answers a 5xx for bad input.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import { createRequest } from "../core/decommission/create-request.js";
 import { EvseNotFound, RequestNotFound } from "../core/decommission/errors.js";
 import {
   fingerprintOf,
@@ -20,7 +21,6 @@ import { type Principal, principalKey } from "../core/decommission/principal.js"
 import {
   approveRequest,
   cancelRequest,
-  createRequest,
   getRequest,
   listRequests,
   type RequestDependencies,
@@ -94,14 +94,14 @@ export function createApi(deps: ApiDependencies): ApiHandler {
         cursor: query.cursor,
       });
       return json(200, {
-        items: page.items.map((item) => representRequest(item, call.basePath)),
+        items: page.items.map((item) => representRequest(item, call.basePath, deps.settings)),
         nextCursor: page.nextCursor ?? null,
       });
     },
     getRequest: async (call) => {
       parseQuery(call.request, NoQuery);
       const found = await getRequest(deps.requests, requestId(call));
-      return json(200, representRequest(found, call.basePath));
+      return json(200, representRequest(found, call.basePath, deps.settings));
     },
     approveRequest: async (call) => {
       parseQuery(call.request, NoQuery);
@@ -114,7 +114,7 @@ export function createApi(deps: ApiDependencies): ApiHandler {
         value,
       );
       const url = requestUrl(call.basePath, approved.id);
-      return json(202, representRequest(approved, call.basePath), { Location: url });
+      return json(202, representRequest(approved, call.basePath, deps.settings), { Location: url });
     },
     rejectRequest: async (call) => {
       parseQuery(call.request, NoQuery);
@@ -126,7 +126,7 @@ export function createApi(deps: ApiDependencies): ApiHandler {
         requestId(call),
         value.reason,
       );
-      return json(200, representRequest(rejected, call.basePath));
+      return json(200, representRequest(rejected, call.basePath, deps.settings));
     },
     cancelRequest: async (call) => {
       parseQuery(call.request, NoQuery);
@@ -138,7 +138,7 @@ export function createApi(deps: ApiDependencies): ApiHandler {
         requestId(call),
         value.reason,
       );
-      return json(200, representRequest(cancelled, call.basePath));
+      return json(200, representRequest(cancelled, call.basePath, deps.settings));
     },
     listEvses: async (call) => {
       const query = parseQuery(call.request, ListEvsesQuery);
@@ -246,7 +246,7 @@ async function create(deps: ApiDependencies, call: Call): Promise<APIGatewayProx
     },
     async (): Promise<StoredResponse> => {
       const created = await createRequest(deps.requests, deps.settings, call.caller, value);
-      const response = json(201, representRequest(created, call.basePath), {
+      const response = json(201, representRequest(created, call.basePath, deps.settings), {
         Location: requestUrl(call.basePath, created.id),
       });
       return {

@@ -4,7 +4,7 @@
  * HttpProblem with a clear detail; nothing here trusts the event's shape.
  */
 import type { APIGatewayProxyEvent } from "aws-lambda";
-import type { z } from "zod";
+import { z } from "zod";
 import {
   InvalidPrincipal,
   type Principal,
@@ -116,7 +116,7 @@ export function parseQuery<T extends z.ZodType>(request: ReadRequest, schema: T)
   }
   const parsed = schema.safeParse(flat);
   if (parsed.success) return parsed.data;
-  const errors = issuesToErrors(parsed.error.issues, flat, "query:");
+  const errors = issuesToErrors(parsed.error.issues, flat, "query:", knownKeys(schema));
   throw badRequest(`invalid query: ${errors[0]?.detail ?? "not understood"}`, errors);
 }
 
@@ -180,8 +180,13 @@ export function parseBody<T extends z.ZodType>(
 function parseValue<T extends z.ZodType>(schema: T, raw: unknown) {
   const parsed = schema.safeParse(raw);
   if (parsed.success) return { value: parsed.data, raw };
-  const errors = issuesToErrors(parsed.error.issues, raw, "");
-  throw badRequest(`invalid body: ${errors[0]?.detail ?? "not understood"}`, errors);
+  const errors = issuesToErrors(parsed.error.issues, raw, "", knownKeys(schema));
+  // The unknown field first: `{"comment": "no"}` on reject is about `comment`, not `reason`.
+  errors.sort((a, b) => Number(b.unknown === true) - Number(a.unknown === true));
+  throw badRequest(
+    `invalid body: ${errors[0]?.detail ?? "not understood"}`,
+    errors.map(({ unknown: _unknown, ...error }) => error),
+  );
 }
 
 function bodyBytes(event: APIGatewayProxyEvent): Buffer {
@@ -200,14 +205,26 @@ function bodyBytes(event: APIGatewayProxyEvent): Buffer {
   return Buffer.from(body, "utf8");
 }
 
-function issuesToErrors(issues: readonly z.core.$ZodIssue[], raw: unknown, prefix: string) {
-  const errors: FieldError[] = [];
+/** The fields a strict object schema accepts, to name them when a caller sends another. */
+function knownKeys(schema: z.ZodType): string[] {
+  return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
+}
+
+function issuesToErrors(
+  issues: readonly z.core.$ZodIssue[],
+  raw: unknown,
+  prefix: string,
+  known: readonly string[] = [],
+): Array<FieldError & { unknown?: true }> {
+  const errors: Array<FieldError & { unknown?: true }> = [];
+  const accepted = known.length === 0 ? "" : ` (this call takes ${known.join(", ")})`;
   for (const issue of issues.slice(0, 20)) {
     if (issue.code === "unrecognized_keys") {
       for (const key of issue.keys) {
         errors.push({
           pointer: pointer(prefix, [...issue.path, key]),
-          detail: `${safe(key)} is not a known field`,
+          detail: `${safe(key)} is not a known field${issue.path.length === 0 ? accepted : ""}`,
+          unknown: true,
         });
       }
       continue;

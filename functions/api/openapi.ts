@@ -126,6 +126,11 @@ const DecommissionRequest = {
     execution: {
       type: "object",
       properties: {
+        enabled: {
+          type: "boolean",
+          description:
+            "Whether this stage carries out approved decommissions (`decommission.executor.enabled`, at the time of the answer). false: an approved request fails without a DELETE, and its history says so.",
+        },
         attempts: { type: "integer" },
         nextAttemptAt: nullable(isoTime),
         deleteSent: {

@@ -14,7 +14,15 @@ export function representPrincipal(principal: Principal | null) {
   };
 }
 
-export function representRequest(request: DecommissionRequest, basePath: string) {
+/**
+ * A request as answered. `execution.enabled` is the stage's setting at the time of the answer
+ * (`decommission.executor.enabled`): false, approved requests fail without a DELETE.
+ */
+export function representRequest(
+  request: DecommissionRequest,
+  basePath: string,
+  stage: { executionEnabled?: boolean | undefined } = {},
+) {
   return {
     id: request.id,
     evseId: request.evseId,
@@ -33,6 +41,7 @@ export function representRequest(request: DecommissionRequest, basePath: string)
     completedAt: request.completedAt,
     device: request.device,
     execution: {
+      enabled: stage.executionEnabled ?? true,
       attempts: request.execution.attempts,
       nextAttemptAt: request.execution.nextAttemptAt,
       deleteSent: request.execution.deleteSent,

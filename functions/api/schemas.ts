@@ -40,9 +40,16 @@ export const CreateRequestBody = z
   })
   .meta({ id: "CreateDecommissionRequest" });
 
+/**
+ * The decision bodies: an approval takes an optional `comment` (and `force`); a rejection takes
+ * a `reason` (required); a cancellation an optional `reason`. Any other field is a 400 naming
+ * it and the fields the call takes.
+ */
 export const ApproveBody = z
   .strictObject({
-    comment: text(MAX_COMMENT_LENGTH).optional(),
+    comment: text(MAX_COMMENT_LENGTH)
+      .optional()
+      .describe("A note kept in the request's history, e.g. who confirmed it."),
     force: z
       .boolean({ error: "must be true or false" })
       .optional()
@@ -51,11 +58,19 @@ export const ApproveBody = z
   .meta({ id: "ApproveDecommissionRequest" });
 
 export const RejectBody = z
-  .strictObject({ reason: text(MAX_REASON_LENGTH) })
+  .strictObject({
+    reason: text(MAX_REASON_LENGTH).describe(
+      "Why the request is rejected (required), kept in its history.",
+    ),
+  })
   .meta({ id: "RejectDecommissionRequest" });
 
 export const CancelBody = z
-  .strictObject({ reason: text(MAX_REASON_LENGTH).optional() })
+  .strictObject({
+    reason: text(MAX_REASON_LENGTH)
+      .optional()
+      .describe("Why the requester withdraws it, kept in its history."),
+  })
   .meta({ id: "CancelDecommissionRequest" });
 
 const limit = z

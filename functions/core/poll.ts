@@ -11,6 +11,7 @@ import type {
   EventPublisher,
   EvsePage,
   Logger,
+  PollSwitch,
   RequestLedger,
   SweepStore,
 } from "../ports.js";
@@ -34,6 +35,8 @@ export interface PollDependencies {
   devices: DeviceStore;
   sweeps: SweepStore;
   ledger: RequestLedger;
+  /** The operators' switch: a paused poll stops before anything else. */
+  pause: PollSwitch;
   publisher: EventPublisher<ChangeEvent | FleetEvent>;
   clock: Clock;
   logger: Logger;
@@ -60,6 +63,8 @@ export interface PollSettings extends DetectionSettings {
 }
 
 export type StopReason =
+  /** The operators' poll switch is on (a new deployment starts so): nothing was read. */
+  | "paused"
   | "lease-held"
   | "lease-lost"
   | "budget"
@@ -106,6 +111,8 @@ const VANISHED_SLACK = 10;
 const MAX_CONFLICT_RETRIES = 3;
 
 /**
+ * 0. Read the poll switch (through its cache): paused, stop at once, saying so. Nothing is
+ *    read from ev.energy (nor its secret), and no lease, checkpoint or ledger is touched.
  * 1. Take the lease (another run holds it: stop, saying so) and load the checkpoint; finish
  *    the writes a dead run left pending in it.
  * 2. Read the ledger's last hour: with the share and ev.energy's remaining count, the budget.
@@ -177,6 +184,13 @@ class PollRun {
 
   async execute(): Promise<PollSummary> {
     const { sweeps, clock } = this.deps;
+    try {
+      if (await this.deps.pause.isPaused()) return this.finish("paused");
+    } catch (error) {
+      // A switch that cannot be read is a fault: the run ends as an error (and alarms).
+      this.summary.error = describe(error);
+      return this.finish("error");
+    }
     const state = await sweeps.acquire(this.settings.runId, clock.now(), this.settings.leaseMs);
     if (!state) return this.finish("lease-held");
     try {

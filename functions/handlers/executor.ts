@@ -40,8 +40,14 @@ export const handler = middy(async (event: SQSEvent): Promise<SQSBatchResponse> 
         messageDelay.delay(queueArn, receiptHandle, delayMs),
       logger,
       // DecommissionCompleted / DecommissionFailed / DecommissionSkipped / DecommissionRetried,
-      // and DecommissionIntegrityViolation for a failure whose approval did not hold up.
+      // and DecommissionIntegrityViolation for a failure whose approval did not hold up. A
+      // request failed because the stage's execution is off is DecommissionExecutionDisabled,
+      // not DecommissionFailed: it is deliberate and must not page.
       onVerdict: (verdict) => {
+        if (verdict?.kind === "done" && verdict.executionDisabled) {
+          metrics.addMetric("DecommissionExecutionDisabled", MetricUnit.Count, 1);
+          return;
+        }
         const outcome = verdict?.kind === "done" ? verdict.outcome : "retried";
         metrics.addMetric(
           `Decommission${outcome[0]?.toUpperCase()}${outcome.slice(1)}`,

@@ -16,8 +16,17 @@ export const metrics = new Metrics({
   serviceName,
 });
 
+/** Where metrics go: Powertools' Metrics, or a test's recorder. */
+export interface MetricSink {
+  addMetric(
+    name: string,
+    unit: (typeof MetricUnit)[keyof typeof MetricUnit],
+    value: number,
+  ): unknown;
+}
+
 /** The run summary as CloudWatch metrics (EMF), for the dashboard and alarms. */
-export function recordPollMetrics(target: Metrics, summary: PollSummary): void {
+export function recordPollMetrics(target: MetricSink, summary: PollSummary): void {
   target.addMetric("PollPages", MetricUnit.Count, summary.pages);
   target.addMetric("PollRequests", MetricUnit.Count, summary.requests);
   target.addMetric("EvsesSeen", MetricUnit.Count, summary.evsesSeen);
@@ -34,6 +43,16 @@ export function recordPollMetrics(target: Metrics, summary: PollSummary): void {
   target.addMetric("DeviceWrites", MetricUnit.Count, summary.writes);
   target.addMetric("PublishFailures", MetricUnit.Count, summary.publishFailures);
   target.addMetric("SweepsCompleted", MetricUnit.Count, summary.sweepComplete ? 1 : 0);
+  // The poll switch (1 while paused), for the dashboard; and what `poll-no-complete-sweep`
+  // watches: a run that completed a sweep or was deliberately paused, so that a paused poll
+  // does not alarm while one that runs and never completes (or never runs) still does.
+  const paused = summary.stoppedBecause === "paused";
+  target.addMetric("PollPaused", MetricUnit.Count, paused ? 1 : 0);
+  target.addMetric(
+    "SweepsCompletedOrPaused",
+    MetricUnit.Count,
+    summary.sweepComplete || paused ? 1 : 0,
+  );
   target.addMetric("PollDuration", MetricUnit.Milliseconds, summary.durationMs);
   target.addMetric(
     "PollRateLimited",
@@ -72,7 +91,7 @@ export const FLEET_METRICS = {
  * The fleet snapshot (when this run completed a sweep) and, every run that held the lease,
  * whether the fleet is degraded (1) or not (0): the degraded alarm watches the latter.
  */
-export function recordFleetMetrics(target: Metrics, summary: PollSummary): void {
+export function recordFleetMetrics(target: MetricSink, summary: PollSummary): void {
   const { snapshot } = summary;
   if (snapshot !== null) {
     for (const [name, value] of Object.entries(FLEET_METRICS)) {

@@ -126,7 +126,8 @@ const BODY_REQUIRED = new Set(["createRequest", "rejectRequest"]);
  *   a dead-letter function marks FAILED;
  * - the reconciler on an EventBridge Scheduler schedule.
  *
- * Grants follow need: only the executor reads the write-scoped secret; the API and the
+ * Grants follow need: only the executor reads the write-scoped secret, and only in a stage
+ * whose execution is on (`decommission.executor.enabled`); the API and the
  * reconciler read no secret and cannot touch SQS (they enqueue through the bus); each function
  * may put on the bus only the detail-types it publishes; only the API may sign approvals with
  * the approval key and only the executor may verify them.
@@ -184,20 +185,29 @@ export class DecommissionApi extends Construct {
         APPROVAL_KEY_ID: props.approvalKey.keyArn,
         PENDING_EXPIRY_DAYS: String(settings.pendingExpiryDays),
         IDEMPOTENCY_RETENTION_HOURS: String(settings.idempotencyRetentionHours),
+        EXECUTION_ENABLED: String(settings.executor.enabled),
       },
     });
+
+    // With execution off (decommission.executor.enabled false), the executor still settles
+    // approved requests (it fails them, saying why) but gets no write credential: neither the
+    // secret's id nor the right to read it, so no code path can DELETE at ev.energy.
+    const executes = settings.executor.enabled;
 
     this.executorFunction = function_("ExecutorFunction", {
       entry: "functions/handlers/executor.ts",
       roleName: keyRoles.verifier,
       serviceName: "evse-ops-decommission-executor",
-      description: "run approved decommissions against ev.energy (the only write credential)",
+      description: executes
+        ? "run approved decommissions against ev.energy (the only write credential)"
+        : "fail approved decommissions without a DELETE: execution is off in this stage",
       timeout: Duration.seconds(EXECUTOR_TIMEOUT_SECONDS),
       memorySize: 256,
       environment: {
+        EXECUTION_ENABLED: String(executes),
         EVENERGY_API_URL: props.evEnergy.apiBaseUrl,
         EVENERGY_TOKEN_URL: props.evEnergy.tokenUrl,
-        EVENERGY_WRITE_SECRET_ID: props.writeSecret.secretArn,
+        ...(executes ? { EVENERGY_WRITE_SECRET_ID: props.writeSecret.secretArn } : {}),
         EVENERGY_WRITE_SCOPE: props.evEnergy.writeScope,
         APPROVAL_KEY_ID: props.approvalKey.keyArn,
         EVENERGY_REQUEST_TIMEOUT_SECONDS: String(settings.executor.requestTimeoutSeconds),
@@ -245,7 +255,7 @@ export class DecommissionApi extends Construct {
       queryIndex: true,
     });
     grantItemAccess(props.table, this.deadLetterFunction, ITEM_ACCESS.reconciler);
-    props.writeSecret.grantRead(this.executorFunction);
+    if (executes) props.writeSecret.grantRead(this.executorFunction);
     // Only the API records approvals, so only it may sign; only the executor acts on them.
     props.approvalKey.grantGenerateMac(this.apiFunction);
     props.approvalKey.grantVerifyMac(this.executorFunction);
@@ -507,6 +517,11 @@ export class DecommissionApi extends Construct {
       outcomes: [
         { source: executor, metricName: "DecommissionCompleted", label: "Completed" },
         { source: executor, metricName: "DecommissionFailed", label: "Failed" },
+        {
+          source: executor,
+          metricName: "DecommissionExecutionDisabled",
+          label: "Failed: execution off in this stage",
+        },
         { source: executor, metricName: "DecommissionRetried", label: "Retried" },
         { source: executor, metricName: "DecommissionSkipped", label: "Skipped" },
         {

@@ -176,10 +176,12 @@ export class Monitoring extends Construct {
     const alarmMetric = (name: string, statistic: string, p = period) =>
       appMetric(fn, name, { statistic, period: p });
 
+    // Runs that completed a sweep or found the poll switch paused: a deliberately paused poll
+    // does not alarm; one that runs without completing, or does not run at all, does.
     this.alarm("poll-no-complete-sweep", {
-      description: `No sweep of the whole fleet completed in ${settings.noCompleteSweepMinutes} minutes (no data counts: a poll that never runs completes nothing).`,
+      description: `No sweep of the whole fleet completed in ${settings.noCompleteSweepMinutes} minutes while the poll was switched on (no data counts: a poll that never runs completes nothing; a paused poll does not alarm).`,
       metric: alarmMetric(
-        "SweepsCompleted",
+        "SweepsCompletedOrPaused",
         Stats.SUM,
         Duration.minutes(settings.noCompleteSweepMinutes),
       ),
@@ -203,6 +205,12 @@ export class Monitoring extends Construct {
     return [
       [
         new GraphWidget({
+          title: "Poll switch (1 = paused; README: Start the poll)",
+          left: [metric("PollPaused", Stats.MAXIMUM, "Poll paused (1 = yes)")],
+          leftYAxis: { min: 0, max: 1 },
+          width: 6,
+        }),
+        new GraphWidget({
           title: "Sweeps completed (per hour) and minutes per sweep",
           left: [metric("SweepsCompleted", Stats.SUM, "Sweeps completed", hour)],
           right: [
@@ -213,7 +221,7 @@ export class Monitoring extends Construct {
               period: hour,
             }),
           ],
-          width: 8,
+          width: 6,
         }),
         new GraphWidget({
           title: "EVSEs seen, pages and requests per run",
@@ -222,7 +230,7 @@ export class Monitoring extends Construct {
             metric("PollPages", Stats.SUM, "Pages"),
             metric("PollRequests", Stats.SUM, "Requests to ev.energy"),
           ],
-          width: 8,
+          width: 6,
         }),
         new GraphWidget({
           title: "Changes by type",
@@ -234,7 +242,7 @@ export class Monitoring extends Construct {
           ],
           right: [metric("DeviceWrites", Stats.SUM, "Device writes")],
           stacked: true,
-          width: 8,
+          width: 6,
         }),
       ],
       [

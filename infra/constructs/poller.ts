@@ -39,6 +39,10 @@ export interface PollerProps {
  * not retried by Lambda (the next scheduled run resumes from the saved checkpoint, which is the
  * retry) and its invocation record goes to an on-failure queue.
  *
+ * The schedule always runs; whether a run polls is data (the poll switch, the table item
+ * `CONTROL` / `POLL_PAUSE`, `poll.startPaused` until it is written), so that a deploy never
+ * starts or stops a poll an operator paused or started.
+ *
  * Concurrency is left unreserved on purpose: overlapping runs are already excluded by the lease
  * in the table, and reserving 1 would only carve capacity out of the account's shared pool and
  * turn an overlapping delivery into a throttle.
@@ -84,15 +88,16 @@ export class Poller extends Construct {
         RESERVE_REQUESTS: String(poll.reserveRequests),
         RATE_LIMIT_DEFAULT: String(poll.rateLimitDefault),
         SCHEDULE_MINUTES: String(poll.scheduleMinutes),
+        POLL_START_PAUSED: String(poll.startPaused),
         HISTORY_RETENTION_DAYS: String(props.fleetHealth?.historyRetentionDays ?? 90),
         FLEET_DEGRADED_SHARE: String(props.fleetHealth?.degradedShare ?? 0.2),
       },
     });
 
     // What the poll needs, and nothing else: read its one credential, read and write its own
-    // items (devices, lease and checkpoint, ledger; write the fleet-health items; never a
-    // decommission request), publish its change and fleet events (and no other detail-type) on
-    // its own bus.
+    // items (devices, lease and checkpoint, ledger; read its switch; write the fleet-health
+    // items; never a decommission request), publish its change and fleet events (and no other
+    // detail-type) on its own bus.
     props.readSecret.grantRead(this.pollFunction);
     grantItemAccess(props.table, this.pollFunction, ITEM_ACCESS.poll);
     grantPublish(props.bus, this.pollFunction, props.eventSource, CHANGE_DETAIL_TYPES);

@@ -1,5 +1,5 @@
 import type { Random } from "../../functions/ports.js";
-import { seededRandom } from "../manual-clock.js";
+import { type SeededRandom, seededRandom } from "../manual-clock.js";
 import type { SimChange, SimClock, SimDevice, SimFleet, SimStatus } from "./types.js";
 import { randomUlid, UlidSequence } from "./ulid.js";
 
@@ -79,6 +79,31 @@ export interface FleetOptions {
   seed: number;
   clock: SimClock;
   dynamic: boolean;
+  /** Go on from a `snapshot()` of a fleet of the same seed and size instead of building it. */
+  restore?: FleetSnapshot;
+}
+
+/**
+ * Everything a fleet needs to go on exactly where it stood: the sandbox keeps it with its data,
+ * so a restart neither forgets the devices that came and went nor rebuilds the seeded fleet.
+ * (The journal of changes is not kept: it starts empty.)
+ */
+export interface FleetSnapshot {
+  version: 1;
+  seed: number;
+  size: number;
+  dynamic: boolean;
+  createdAt: number;
+  devices: SimDevice[];
+  extras: Array<[string, DeviceExtras]>;
+  raw: Array<{ afterId: string; item: Record<string, unknown> }>;
+  serials: number[];
+  silentPool: string[];
+  ids: { digits: number[] | undefined; time: number };
+  randoms: { build: number; churn: number; evolve: number };
+  stepStart: number;
+  pending: Array<{ at: number; type: "device" | "come-back" | "appear" | "disappear" }>;
+  pendingIndex: number;
 }
 
 interface PendingEvent {
@@ -109,7 +134,7 @@ const MAKERS: readonly Maker[] = [
 ];
 
 /** Derives an independent stream from the seed, so each concern draws its own numbers. */
-export function seedStream(seed: number, stream: number): Random {
+export function seedStream(seed: number, stream: number): SeededRandom {
   return seededRandom(
     (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(stream, 0x27d4eb2d)) >>> 0,
   );
@@ -211,9 +236,9 @@ export class Fleet implements SimFleet {
   #outage = new Set<string>();
   #outageRandom!: Random;
   #ids!: UlidSequence;
-  #buildRandom!: Random;
-  #churnRandom!: Random;
-  #evolveRandom!: Random;
+  #buildRandom!: SeededRandom;
+  #churnRandom!: SeededRandom;
+  #evolveRandom!: SeededRandom;
   #stepStart = 0;
   #pending: PendingEvent[] = [];
   #pendingIndex = 0;
@@ -223,13 +248,70 @@ export class Fleet implements SimFleet {
     this.#seed = options.seed;
     this.#initialSize = Math.max(0, Math.floor(options.size));
     this.#dynamic = options.dynamic;
-    this.#createdAt = options.clock.now();
+    this.#createdAt = options.restore?.createdAt ?? options.clock.now();
     const modelRandom = seedStream(options.seed, 1);
     this.#modelIds = MAKERS.map(() => [
       randomUlid(modelRandom, "emod", Date.UTC(2023, 0, 1)),
       randomUlid(modelRandom, "emod", Date.UTC(2024, 0, 1)),
     ]);
-    this.reset();
+    if (options.restore === undefined) this.reset();
+    else this.#restore(options.restore);
+  }
+
+  /** A copy of the fleet's whole state, JSON-safe, for `FleetOptions.restore`. */
+  snapshot(): FleetSnapshot {
+    const copy = <T>(value: T): T => structuredClone(value);
+    return {
+      version: 1,
+      seed: this.#seed,
+      size: this.#initialSize,
+      dynamic: this.#dynamic,
+      createdAt: this.#createdAt,
+      devices: copy(this.#devices),
+      extras: copy([...this.#extras]),
+      raw: copy(this.#raw),
+      serials: [...this.#serials],
+      silentPool: [...this.#silentPool],
+      ids: this.#ids.snapshot(),
+      randoms: {
+        build: this.#buildRandom.state(),
+        churn: this.#churnRandom.state(),
+        evolve: this.#evolveRandom.state(),
+      },
+      stepStart: this.#stepStart,
+      pending: copy(this.#pending),
+      pendingIndex: this.#pendingIndex,
+    };
+  }
+
+  #restore(snapshot: FleetSnapshot): void {
+    if (
+      snapshot.version !== 1 ||
+      snapshot.seed !== this.#seed ||
+      snapshot.size !== this.#initialSize ||
+      snapshot.dynamic !== this.#dynamic
+    ) {
+      throw new Error(
+        `the saved fleet (seed ${snapshot.seed}, ${snapshot.size} EVSEs) is not this one (seed ${this.#seed}, ${this.#initialSize} EVSEs)`,
+      );
+    }
+    this.#devices = structuredClone(snapshot.devices);
+    this.#byId = new Map(this.#devices.map((device) => [device.id, device]));
+    this.#extras = new Map(structuredClone(snapshot.extras));
+    this.#raw = structuredClone(snapshot.raw);
+    this.#journal = [];
+    this.#cpids = new Set(this.#devices.map((device) => device.cpid));
+    this.#serials = [...snapshot.serials];
+    this.#silentPool = [...snapshot.silentPool];
+    this.#silentIndex = new Map(this.#silentPool.map((id, index) => [id, index]));
+    this.#buildRandom = seededRandom(snapshot.randoms.build);
+    this.#churnRandom = seededRandom(snapshot.randoms.churn);
+    this.#evolveRandom = seededRandom(snapshot.randoms.evolve);
+    this.#ids = new UlidSequence(this.#buildRandom);
+    this.#ids.restore(snapshot.ids);
+    this.#stepStart = snapshot.stepStart;
+    this.#pending = structuredClone(snapshot.pending);
+    this.#pendingIndex = snapshot.pendingIndex;
   }
 
   /**

@@ -37,6 +37,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     seed,
     clock,
     dynamic: options.dynamic ?? false,
+    ...(options.restore ? { restore: options.restore } : {}),
   });
   return SimulatorServer.start({
     port: options.port ?? 0,

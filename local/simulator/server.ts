@@ -139,7 +139,7 @@ const STATUS_PROBLEMS: Record<number, [slug: string, title: string]> = {
   403: ["forbidden", "Forbidden"],
   404: ["not-found", "Not Found"],
   409: ["conflict", "Conflict"],
-  429: ["rate-limited", "Too Many Requests"],
+  429: ["rate-limit-exceeded/", "Too Many Requests"],
   500: ["internal-server-error", "Internal Server Error"],
   502: ["bad-gateway", "Bad Gateway"],
   503: ["service-unavailable", "Service Unavailable"],
@@ -183,9 +183,31 @@ function rate(value: unknown, name: string): number | undefined {
   return value;
 }
 
+const FAULT_KEYS = [
+  "latencyMs",
+  "serverErrorRate",
+  "timeoutRate",
+  "resetRate",
+  "malformedJsonRate",
+  "rateLimitBurst",
+  "badNextLink",
+  "endOfList",
+] as const satisfies ReadonlyArray<keyof Faults>;
+
+/** Refuses keys outside `known`, naming them: a misspelt fault must not pass as "no fault". */
+function onlyKeys(value: Record<string, unknown>, known: readonly string[], what: string): void {
+  const unknown = Object.keys(value).filter((key) => !known.includes(key));
+  if (unknown.length > 0) {
+    throw new Error(
+      `unknown ${what} ${unknown.map((key) => JSON.stringify(key)).join(", ")}: known ${what}s are ${known.join(", ")}`,
+    );
+  }
+}
+
 /** Checks a Faults object from `/_sim/faults` and copies it (the burst counter is mutable). */
 function parseFaults(value: unknown): Faults {
   if (!isRecord(value)) throw new Error("faults must be an object");
+  onlyKeys(value, FAULT_KEYS, "fault");
   const faults: Faults = {};
   if (value.latencyMs !== undefined) {
     if (typeof value.latencyMs !== "number" || !(value.latencyMs >= 0)) {
@@ -200,6 +222,7 @@ function parseFaults(value: unknown): Faults {
   }
   const burst = value.rateLimitBurst;
   if (burst !== undefined) {
+    if (isRecord(burst)) onlyKeys(burst, ["count", "retryAfterSeconds"], "rateLimitBurst field");
     if (
       !isRecord(burst) ||
       typeof burst.count !== "number" ||
@@ -272,7 +295,11 @@ export class SimulatorServer implements Simulator {
     this.#server = createServer((req, res) => {
       this.#handle(req, res).catch(() => {
         if (!res.headersSent && !res.destroyed) {
-          const reply = statusProblem(500, req.url ?? "/", "The simulator failed.");
+          const reply = statusProblem(
+            500,
+            this.#origin + (req.url ?? "/"),
+            "The simulator failed.",
+          );
           res.writeHead(reply.status, reply.headers).end(reply.body);
         }
       });
@@ -386,7 +413,8 @@ export class SimulatorServer implements Simulator {
       bucket: identity.bucket,
       api: url.pathname.startsWith("/v2/") || route === "POST /o/token/",
     };
-    const instance = url.pathname + url.search;
+    // RFC 9457 and ev.energy's document: an absolute URI.
+    const instance = this.#origin + url.pathname + url.search;
 
     let mode: "normal" | "malformed" | "hold" = "normal";
     const scripted = this.#takeScripted(route);
@@ -519,7 +547,8 @@ export class SimulatorServer implements Simulator {
   #tooMany(seconds: number, instance: string): Reply {
     return problem(
       429,
-      "rate-limited",
+      // The slug of the document's own example.
+      "rate-limit-exceeded/",
       "Too Many Requests",
       `Request was rate limited. Try again in ${seconds} seconds.`,
       instance,
@@ -623,7 +652,8 @@ export class SimulatorServer implements Simulator {
     identity: Identity,
     now: number,
   ): Reply {
-    const instance = url.pathname + url.search;
+    // RFC 9457 and ev.energy's document: an absolute URI.
+    const instance = this.#origin + url.pathname + url.search;
     if (route === "POST /o/token/") return this.#token(req, body, now);
     if (!url.pathname.startsWith("/v2/")) {
       return problem(404, "not-found", "Not Found", `Nothing at ${url.pathname}.`, instance);
@@ -913,23 +943,36 @@ export class SimulatorServer implements Simulator {
 
   // ---- /_sim control surface ------------------------------------------------------------------
 
+  /** `/_sim/…`: JSON answers; a wrong call gets a problem+json naming what is wrong. */
   #control(req: IncomingMessage, res: ServerResponse, url: URL, body: string): void {
-    let status = 200;
-    let value: unknown;
+    const method = req.method ?? "GET";
+    const instance = this.#origin + url.pathname + url.search;
+    let reply: Reply;
     try {
-      value = this.#controlAnswer(req.method ?? "GET", url, body);
-      if (value === undefined) {
-        status = 404;
-        value = { error: `no control endpoint ${req.method ?? "GET"} ${url.pathname}` };
-      }
+      const value = this.#controlAnswer(method, url, body);
+      reply =
+        value === undefined
+          ? problem(
+              404,
+              "not-found",
+              "Not Found",
+              `No control endpoint ${method} ${url.pathname}; see local/simulator/server.ts.`,
+              instance,
+            )
+          : json(200, value);
     } catch (error) {
-      status = 400;
-      value = { error: error instanceof Error ? error.message : "bad request" };
+      const detail =
+        error instanceof SyntaxError
+          ? "The body is not valid JSON."
+          : error instanceof Error
+            ? error.message
+            : "Bad request.";
+      reply = problem(400, "bad-request", "Bad Request", detail, instance);
     }
-    const text = JSON.stringify(value);
+    const text = reply.body ?? "";
     res
-      .writeHead(status, {
-        "Content-Type": "application/json",
+      .writeHead(reply.status, {
+        ...reply.headers,
         "Content-Length": String(Buffer.byteLength(text)),
       })
       .end(text);

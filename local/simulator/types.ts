@@ -1,3 +1,5 @@
+import type { FleetSnapshot } from "./fleet.js";
+
 /**
  * The contract of the simulated ev.energy: what tests, the sandbox and the benchmark may rely
  * on. The server lives in `server.ts`, the fleet in `fleet.ts`; `index.ts` exports
@@ -52,6 +54,8 @@ export interface SimulatorOptions {
    */
   dynamic?: boolean;
   faults?: Faults;
+  /** Go on from a saved fleet (`fleet.snapshot()`) of the same seed and size. */
+  restore?: FleetSnapshot;
 }
 
 /** Switchable faults. Rates are fractions in [0, 1], drawn from the seeded generator. */
@@ -188,6 +192,8 @@ export interface SimFleet {
   sampleAll(): number;
   /** Every change made so far (by `churn`, dynamics, `add`, `remove`, `update`). */
   changes(): readonly SimChange[];
+  /** The whole state, JSON-safe, to go on from later (`SimulatorOptions.restore`). */
+  snapshot(): FleetSnapshot;
 }
 
 export interface Simulator {

@@ -78,6 +78,16 @@ export class UlidSequence {
     return render(this.#prefix, this.#digits ?? []);
   }
 
+  /** Where the sequence stands, for `restore`. */
+  snapshot(): { digits: number[] | undefined; time: number } {
+    return { digits: this.#digits === undefined ? undefined : [...this.#digits], time: this.#time };
+  }
+
+  restore(state: { digits: number[] | undefined; time: number }): void {
+    this.#digits = state.digits === undefined ? undefined : [...state.digits];
+    this.#time = state.time;
+  }
+
   /**
    * Makes later ids sort after `id`. Returns false when `id` sorts after the sequence but is
    * not one of its ids (wrong prefix, length or alphabet), so no later id can be promised.

@@ -103,7 +103,7 @@ describe("the SigV4 CLI", () => {
       query: { status: "APPROVED", evseId: "evseX" },
     });
     expect(() => buildCall("reject", ["dcr_x"], {})).toThrow(/--reason/);
-    expect(() => buildCall("explode", [], {})).toThrow(/usage/);
+    expect(() => buildCall("explode", [], {})).toThrow(/unknown command "explode": use request/);
   });
 
   it("sends X-Principal instead of a signature only when told to (the local sandbox)", async () => {

@@ -20,6 +20,15 @@ const create = (
   body,
 });
 
+/** A decision on a request that need not exist: the body is refused before any lookup. */
+const decision = (action: string, body: unknown): ProxyEventInput => ({
+  method: "POST",
+  path: `/decommission-requests/dcr_01JZZZZZZZZZZZZZZZZZZZZZZZ/${action}`,
+  callerArn: action === "cancel" ? ARNS.requester : ARNS.approverBob,
+  headers: [JSON_HEADER],
+  body: JSON.stringify(body),
+});
+
 function problem(result: APIGatewayProxyResult) {
   expect(result.headers?.["Content-Type"]).toBe("application/problem+json");
   const body = JSON.parse(result.body) as Record<string, unknown>;
@@ -58,7 +67,25 @@ describe("bad input gets a clear answer and changes nothing", () => {
       "an unknown field",
       create(JSON.stringify({ evseId: evseId(1), reason: "r", color: "red" })),
       400,
-      /color is not a known field/,
+      /color is not a known field \(this call takes evseId, reason, externalRef\)/,
+    ],
+    [
+      "a comment on reject (a rejection takes reason)",
+      decision("reject", { comment: "no" }),
+      400,
+      /^invalid body: comment is not a known field \(this call takes reason\)$/,
+    ],
+    [
+      "a reason on approve (an approval takes comment)",
+      decision("approve", { reason: "ok" }),
+      400,
+      /^invalid body: reason is not a known field \(this call takes comment, force\)$/,
+    ],
+    [
+      "a comment on cancel (a cancellation takes reason)",
+      decision("cancel", { comment: "oops" }),
+      400,
+      /^invalid body: comment is not a known field \(this call takes reason\)$/,
     ],
     [
       "a malformed evseId",

@@ -1,9 +1,10 @@
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { describe, expect, it } from "vitest";
 import { DynamoDecommissionStore } from "../../functions/adapters/dynamodb/decommission-store.js";
 import { DynamoDeviceDirectory } from "../../functions/adapters/dynamodb/device-directory.js";
 import { DynamoDeviceStore } from "../../functions/adapters/dynamodb/device-store.js";
 import { DynamoIdempotencyStore } from "../../functions/adapters/dynamodb/idempotency-store.js";
-import { DynamoPauseSwitch } from "../../functions/adapters/dynamodb/pause-switch.js";
+import { DynamoPauseSwitch, POLL_SWITCH } from "../../functions/adapters/dynamodb/pause-switch.js";
 import { InvalidCursor } from "../../functions/core/decommission/errors.js";
 import type { RequestUpdate } from "../../functions/core/decommission/ports.js";
 import { ManualClock } from "../../local/manual-clock.js";
@@ -272,6 +273,31 @@ describe("the pause switch and the device directory", () => {
       changedBy: "ops",
       note: "maintenance",
     });
+  });
+
+  it("keeps the poll's switch apart from the decommission one: each its own item and default", async () => {
+    const { table } = await stores();
+    const clock = new ManualClock();
+    const decommission = new DynamoPauseSwitch(dynamo.documents, table, {
+      clock,
+      cacheMs: 0,
+      pausedWhenUnset: false,
+    });
+    const poll = new DynamoPauseSwitch(dynamo.documents, table, {
+      sortKey: POLL_SWITCH,
+      clock,
+      cacheMs: 0,
+      pausedWhenUnset: true,
+    });
+    expect(await poll.isPaused()).toBe(true);
+    await decommission.set(true, "ops");
+    await poll.set(false, "ops", "secrets filled");
+    expect(await decommission.isPaused()).toBe(true);
+    expect(await poll.read()).toMatchObject({ paused: false, note: "secrets filled" });
+    const { Item } = await dynamo.documents.send(
+      new GetCommand({ TableName: table, Key: { pk: "CONTROL", sk: "POLL_PAUSE" } }),
+    );
+    expect(Item).toMatchObject({ paused: false, changedBy: "ops" });
   });
 
   it("pages through devices, filtered by lifecycle", async () => {

@@ -6,6 +6,7 @@ import type { DecommissionEvent } from "../../functions/core/decommission/model.
 import type { ExecutionQueue } from "../../functions/core/decommission/ports.js";
 import {
   createDecommissionApi,
+  createDisabledExecutor,
   createExecutor,
   createReconciler,
   createWriteClient,
@@ -34,6 +35,8 @@ export interface HarnessOptions {
   wrapPublisher?: (
     publisher: EventPublisher<DecommissionEvent>,
   ) => EventPublisher<DecommissionEvent>;
+  /** false: the stage's execution is off (`decommission.executor.enabled`), as in dev. */
+  executionEnabled?: boolean;
 }
 
 export interface Answer {
@@ -98,6 +101,9 @@ export async function startDecommissionHarness(
       approverPatterns: SANDBOX_APPROVERS,
       pendingExpiryMs: 7 * DAY,
       idempotencyRetentionMs: DAY,
+      ...(options.executionEnabled === undefined
+        ? {}
+        : { executionEnabled: options.executionEnabled }),
     },
   );
   const credentials = options.writeClient ?? {
@@ -108,7 +114,8 @@ export async function startDecommissionHarness(
     apiUrl: sim.apiBaseUrl,
     tokenUrl: sim.tokenUrl,
     scope: "evse:write",
-    requestTimeoutMs: 500,
+    // Real time: only a scripted hang reaches it, never a loaded machine's ordinary answer.
+    requestTimeoutMs: 1_000,
     secrets: {
       read: async () =>
         JSON.stringify({
@@ -120,16 +127,19 @@ export async function startDecommissionHarness(
     random,
     logger: silentLogger,
   });
-  const executor = createExecutor(
-    { ...parts, api: writeClient, verifier: TEST_APPROVALS },
-    {
-      maxAttempts: 5,
-      baseBackoffMs: 30_000,
-      maxBackoffMs: 600_000,
-      leaseMs: 300_000,
-      ...options.executor,
-    },
-  );
+  const executor =
+    options.executionEnabled === false
+      ? createDisabledExecutor({ ...parts, verifier: TEST_APPROVALS })
+      : createExecutor(
+          { ...parts, api: writeClient, verifier: TEST_APPROVALS },
+          {
+            maxAttempts: 5,
+            baseBackoffMs: 30_000,
+            maxBackoffMs: 600_000,
+            leaseMs: 300_000,
+            ...options.executor,
+          },
+        );
   const reconciler = createReconciler(parts, {
     staleAfterMs: 15 * 60_000,
     republishWindowMs: DAY,

@@ -1,4 +1,7 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { describe, expect, it } from "vitest";
+import type { MacClient } from "../../functions/adapters/kms/approval-mac.js";
 import {
   ConfigurationError,
   loadDecommissionApiEnvironment,
@@ -8,6 +11,7 @@ import {
 import { EXECUTION_REQUESTED } from "../../functions/core/decommission/model.js";
 import {
   BusExecutionQueue,
+  createAwsExecutor,
   createDecommissionApi,
   type ExecutionRequestedEvent,
   parseExecutionMessage,
@@ -99,7 +103,7 @@ describe("the decommission functions' configuration", () => {
     expect(() =>
       loadDecommissionExecutorEnvironment({ ...base, EXECUTION_MAX_ATTEMPTS: "0" }),
     ).toThrow(
-      /EVENERGY_API_URL is not set; EVENERGY_WRITE_SECRET_ID is not set; APPROVAL_KEY_ID is not set; EXECUTION_MAX_ATTEMPTS/,
+      /EVENERGY_API_URL is not set; APPROVAL_KEY_ID is not set; EXECUTION_MAX_ATTEMPTS.*; EVENERGY_WRITE_SECRET_ID is not set \(required while EXECUTION_ENABLED is true\)/,
     );
     expect(() =>
       loadDecommissionApiEnvironment({
@@ -120,6 +124,57 @@ describe("the decommission functions' configuration", () => {
         DECOMMISSION_START_PAUSED: "yes",
       }),
     ).toThrow(/DECOMMISSION_START_PAUSED must be true or false/);
+  });
+
+  it("needs the write secret's id only while execution is on, and reads whether it is", () => {
+    const executor = {
+      ...base,
+      EVENERGY_API_URL: "https://api.ev.energy/v2",
+      APPROVAL_KEY_ID: "k",
+    };
+    expect(
+      loadDecommissionExecutorEnvironment({ ...executor, EXECUTION_ENABLED: "false" }),
+    ).toMatchObject({ EXECUTION_ENABLED: false });
+    expect(
+      loadDecommissionExecutorEnvironment({ ...executor, EXECUTION_ENABLED: "false" })
+        .EVENERGY_WRITE_SECRET_ID,
+    ).toBeUndefined();
+    expect(() =>
+      loadDecommissionExecutorEnvironment({ ...executor, EXECUTION_ENABLED: "true" }),
+    ).toThrow(/EVENERGY_WRITE_SECRET_ID is not set \(required while EXECUTION_ENABLED is true\)/);
+    expect(() =>
+      loadDecommissionExecutorEnvironment({
+        ...executor,
+        EXECUTION_ENABLED: "no",
+        EVENERGY_WRITE_SECRET_ID: "s",
+      }),
+    ).toThrow(/EXECUTION_ENABLED must be true or false/);
+    expect(
+      loadDecommissionApiEnvironment({
+        ...base,
+        APPROVER_ROLE_ARNS: "x",
+        APPROVAL_KEY_ID: "k",
+        EXECUTION_ENABLED: "false",
+      }),
+    ).toMatchObject({ EXECUTION_ENABLED: false });
+  });
+
+  it("builds a disabled executor without any ev.energy client or credential", () => {
+    const config = loadDecommissionExecutorEnvironment({
+      ...base,
+      EVENERGY_API_URL: "https://api.ev.energy/v2",
+      APPROVAL_KEY_ID: "k",
+      EXECUTION_ENABLED: "false",
+    });
+    const clients = {
+      dynamodb: new DynamoDBClient({ region: "eu-west-2" }),
+      eventBridge: new EventBridgeClient({ region: "eu-west-2" }),
+      kms: { send: async () => ({ MacValid: false }) } satisfies MacClient,
+    };
+    expect(() => createAwsExecutor(config, clients, silentLogger)).not.toThrow();
+    expect(() =>
+      createAwsExecutor({ ...config, EXECUTION_ENABLED: true }, clients, silentLogger),
+    ).toThrow(/EVENERGY_WRITE_SECRET_ID is not set/);
   });
 
   it("refuses an ev.energy URL that would carry tokens in clear across a network", () => {

@@ -15,12 +15,15 @@ import {
 } from "../../functions/adapters/ev-energy/errors.js";
 import { approvalViolation } from "../../functions/core/decommission/approval.js";
 import { compileApproverPatterns } from "../../functions/core/decommission/approvers.js";
-import { DecommissionRefusal } from "../../functions/core/decommission/errors.js";
+import { createRequest } from "../../functions/core/decommission/create-request.js";
 import {
   type DeadLetterOutcome,
+  failDeadLettered,
+} from "../../functions/core/decommission/dead-letters.js";
+import { DecommissionRefusal } from "../../functions/core/decommission/errors.js";
+import {
   type ExecutorSettings,
   executeMessage,
-  failDeadLettered,
   type Verdict,
 } from "../../functions/core/decommission/execute.js";
 import {
@@ -41,7 +44,6 @@ import { reconcile } from "../../functions/core/decommission/reconcile.js";
 import {
   approveRequest,
   cancelRequest,
-  createRequest,
   type RequestDependencies,
   rejectRequest,
 } from "../../functions/core/decommission/requests.js";

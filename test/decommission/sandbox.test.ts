@@ -69,6 +69,7 @@ async function startSandbox(options: { executes?: boolean } = {}) {
     return {
       status: response.status,
       contentType: response.headers.get("content-type"),
+      location: response.headers.get("location"),
       body: (await response.json()) as Record<string, unknown>,
     };
   };
@@ -103,7 +104,12 @@ describe("the sandbox's decommission API on 127.0.0.1", () => {
       body: { comment: "confirmed with the site" },
     });
     expect(approved.status).toBe(202);
-    expect(approved.body.statusUrl).toBe(`/local/decommission-requests/${id}`);
+    // Links resolve on the local server itself (no stage in its paths).
+    expect(approved.body.statusUrl).toBe(`/decommission-requests/${id}`);
+    expect(approved.location).toBe(`/decommission-requests/${id}`);
+    expect(created.location).toBe(`/decommission-requests/${id}`);
+    const followed = await call("GET", String(approved.body.statusUrl), { as: APPROVER });
+    expect(followed).toMatchObject({ status: 200, body: { id, status: "APPROVED" } });
 
     await service.queue.drain(clock);
 

@@ -327,7 +327,7 @@ describe("EvEnergyClient against the simulator", () => {
 
     it("retries a request that never gets an answer once its own timeout fires", async () => {
       sim.script({ route: "GET /v2/evses/{id}", kind: "timeout" });
-      const { client, observed } = harness(sim, clock, { requestTimeoutMs: 200 });
+      const { client, observed } = harness(sim, clock, { requestTimeoutMs: 1_000 });
       expect((await client.getEvse(firstId())).status).toBe("found");
       expect(observed.filter((r) => r.kind === "api").map((r) => r.status)).toEqual([
         "timeout",

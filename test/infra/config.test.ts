@@ -38,6 +38,7 @@ describe("stage configuration", () => {
       reserveRequests: 50,
       rateLimitDefault: 1000,
       timeoutSeconds: 240,
+      startPaused: true,
     });
     expect(config.evEnergy).toEqual({
       apiBaseUrl: "https://api.ev.energy/v2",
@@ -64,6 +65,7 @@ describe("stage configuration", () => {
       idempotencyRetentionHours: 24,
       api: { throttleRatePerSecond: 20, throttleBurst: 40, accountLoggingRole: "create" },
       executor: {
+        enabled: false,
         maxConcurrency: 2,
         maxAttempts: 8,
         backoffSeconds: 30,
@@ -97,6 +99,8 @@ describe("stage configuration", () => {
       acknowledgeUnpinnedSessionNames: false,
     });
     expect(config.monitoring.noCompleteSweepMinutes).toBe(30);
+    // Only prod carries out decommissions.
+    expect(config.decommission.executor.enabled).toBe(true);
   });
 
   it("fills every knob with its default when a stage gives only the required two", () => {
@@ -106,6 +110,8 @@ describe("stage configuration", () => {
 
     expect(config.poll.scheduleMinutes).toBe(5);
     expect(config.poll.timeoutSeconds).toBe(240);
+    // A new stage's poll waits for an operator to start it.
+    expect(config.poll.startPaused).toBe(true);
     expect(config.evEnergy.tokenUrl).toBe("https://api.ev.energy/o/token/");
     expect(config.secrets).toEqual({
       read: { create: true },
@@ -127,6 +133,7 @@ describe("stage configuration", () => {
       idempotencyRetentionHours: 24,
       api: { throttleRatePerSecond: 20, throttleBurst: 40, accountLoggingRole: "create" },
       executor: {
+        enabled: false,
         maxConcurrency: 2,
         maxAttempts: 8,
         backoffSeconds: 30,
@@ -196,13 +203,14 @@ describe("stage configuration", () => {
     const stages = stagesWith("prod", (settings) => {
       const decommission = section(settings, "decommission");
       Object.assign(section(decommission, "api"), { accountLoggingRole: "maybe" });
-      Object.assign(section(decommission, "executor"), { maxConcurrency: 1 });
+      Object.assign(section(decommission, "executor"), { enabled: "yes", maxConcurrency: 1 });
     });
 
     expect(() => parseStageConfig("prod", stages)).toThrow(
       [
         'Invalid configuration for stage "prod":',
         'stages.prod.decommission.api.accountLoggingRole: expected "create" or "existing"',
+        "stages.prod.decommission.executor.enabled: expected true or false",
         "stages.prod.decommission.executor.maxConcurrency: expected a number from 2 to 1000",
       ].join("\n  "),
     );
@@ -407,6 +415,16 @@ describe("stage configuration", () => {
 
     expect(() => parseStageConfig("prod", stages)).toThrow(
       "stages.prod.poll.scheduleMinutes: expected a number ≥ 1",
+    );
+  });
+
+  it("names the path of a poll switch default that is not a boolean", () => {
+    const stages = stagesWith("dev", (settings) => {
+      section(settings, "poll").startPaused = "yes";
+    });
+
+    expect(() => parseStageConfig("dev", stages)).toThrow(
+      "stages.dev.poll.startPaused: expected true or false",
     );
   });
 

@@ -50,6 +50,12 @@ function variantSettings(): JsonObject {
   };
 }
 
+function executorRole(decommission: SynthesisedStage["stateless"]["decommission"]): IConstruct {
+  const role = decommission.executorFunction.function.role;
+  if (!role) throw new Error("the executor has no role");
+  return role;
+}
+
 /** The approver role the stage creates (every stage here does). */
 function approverRole(stage: SynthesisedStage): IConstruct {
   const role = stage.stateless.approvers.role;
@@ -145,13 +151,15 @@ describe("decommission API", () => {
         APPROVAL_KEY_ID: getAtt(stateful.approvalKey),
         PENDING_EXPIRY_DAYS: "7",
         IDEMPOTENCY_RETENTION_HOURS: "24",
+        EXECUTION_ENABLED: "false",
       });
+      // dev does not execute: no write secret to read (see "execution off" below).
       expect(environment(dev, decommission.executorFunction.function)).toEqual({
         ...common,
         POWERTOOLS_SERVICE_NAME: "evse-ops-decommission-executor",
+        EXECUTION_ENABLED: "false",
         EVENERGY_API_URL: "https://api.ev.energy/v2",
         EVENERGY_TOKEN_URL: "https://api.ev.energy/o/token/",
-        EVENERGY_WRITE_SECRET_ID: { Ref: logicalId(stateful.writeSecret) },
         EVENERGY_WRITE_SCOPE: "evse:write",
         APPROVAL_KEY_ID: getAtt(stateful.approvalKey),
         EVENERGY_REQUEST_TIMEOUT_SECONDS: "10",
@@ -170,6 +178,39 @@ describe("decommission API", () => {
         ...reconciling,
         POWERTOOLS_SERVICE_NAME: "evse-ops-decommission-dead-letters",
       });
+    });
+
+    it("execute only in a stage that enables it (prod): dev's executor gets no write secret, nor the right to read one", () => {
+      const { decommission: devFunctions } = dev.stateless;
+      const { decommission: prodFunctions } = variant.stateless;
+      const secretActions = (stage: SynthesisedStage, construct: IConstruct) =>
+        statementsOfRole(stage.statelessTemplate, logicalId(construct), stage.statefulTemplate)
+          .filter((statement) =>
+            statement.actions.some((action) => action.startsWith("secretsmanager:")),
+          )
+          .map(({ actions, resources }) => ({ actions: [...actions].sort(), resources }));
+
+      expect(environment(variant, prodFunctions.executorFunction.function)).toMatchObject({
+        EXECUTION_ENABLED: "true",
+        EVENERGY_WRITE_SECRET_ID: { Ref: logicalId(variant.stateful.writeSecret) },
+      });
+      expect(environment(variant, prodFunctions.apiFunction.function).EXECUTION_ENABLED).toBe(
+        "true",
+      );
+      expect(secretActions(variant, executorRole(prodFunctions))).toEqual([
+        {
+          actions: ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+          resources: [{ Ref: logicalId(variant.stateful.writeSecret) }],
+        },
+      ]);
+
+      expect(
+        environment(dev, devFunctions.executorFunction.function).EVENERGY_WRITE_SECRET_ID,
+      ).toBeUndefined();
+      expect(secretActions(dev, executorRole(devFunctions))).toEqual([]);
+      expect(fn(dev, devFunctions.executorFunction.function).Description).toMatch(
+        /without a DELETE: execution is off in this stage/,
+      );
     });
 
     it("start paused when the stage says so", () => {
@@ -548,9 +589,15 @@ describe("decommission API", () => {
       });
     });
 
-    it("publishes its URL as a stack output", () => {
+    it("publishes its URL and its id as stack outputs (the deploy guide reads them by name)", () => {
       const outputs = dev.statelessTemplate.toJSON().Outputs;
       expect(isObject(outputs) && isObject(outputs.DecommissionApiUrl)).toBe(true);
+      expect(isObject(outputs) ? outputs.DecommissionApiId : undefined).toMatchObject({
+        Value: { Ref: logicalId(dev.stateless.decommission.api) },
+      });
+      expect(isObject(outputs) ? outputs.PollLogGroup : undefined).toMatchObject({
+        Value: { Ref: logicalId(dev.stateless.poller.pollFunction.logGroup) },
+      });
     });
   });
 });

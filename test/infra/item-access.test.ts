@@ -7,21 +7,21 @@
  * attributes it names and `dynamodb:ReturnValues` what it asks back: DynamoDB supplies them,
  * the tests state them per request.
  */
-import { runSimulation } from "@cloud-copilot/iam-simulate";
 import type { IConstruct } from "constructs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEVICE_COMPLETION } from "../../functions/adapters/dynamodb/table-design.js";
+import { type Decision, decide as simulate } from "../../scripts/rehearsal/policy-check.js";
 import {
   concretePoliciesOfRole,
   concreteValue,
   DEPLOYED,
   getAtt,
+  logicalId,
   type SynthesisedStage,
   synthStage,
 } from "./helpers.js";
 
 type Context = Record<string, string | string[]>;
-type Decision = "Allowed" | "ImplicitlyDenied" | "ExplicitlyDenied";
 
 const DCR = { "dynamodb:LeadingKeys": ["DCR"] };
 const GUARD = { "dynamodb:LeadingKeys": ["EVSE_OPEN#evse01JQBEYCCN0Z44RW00E6GZCE86"] };
@@ -59,26 +59,20 @@ describe("item access, simulated", () => {
     context: Context,
     resource = table,
   ): Promise<Decision> {
-    const response = await runSimulation(
+    // The rehearsal's simulation (scripts/rehearsal/policy-check.ts), on the synthesized policies.
+    const verdict = await simulate(
       {
-        request: {
-          principal: `arn:aws:sts::${DEPLOYED.account}:assumed-role/function-role/session`,
-          action,
-          resource: { resource, accountId: DEPLOYED.account },
-          contextVariables: context,
-        },
-        identityPolicies: concretePoliciesOfRole(dev, fn.role),
-        serviceControlPolicies: [],
-        resourceControlPolicies: [],
+        identityPolicies: async () => concretePoliciesOfRole(dev, fn.role),
+        resourcePolicy: async () => undefined,
       },
-      {},
+      `arn:aws:sts::${DEPLOYED.account}:assumed-role/function-role/session`,
+      `arn:aws:iam::${DEPLOYED.account}:role/function-role`,
+      { action, resource, context },
     );
-    if (response.resultType !== "single") {
-      throw new Error(`the simulation did not run: ${JSON.stringify(response)}`);
-    }
+    if (verdict.simulationError !== undefined) throw new Error(verdict.simulationError);
     // A context key the simulator dropped as not applying would prove nothing.
-    expect(response.result.ignoredContextKeys, action).toEqual([]);
-    return response.overallResult;
+    expect(verdict.ignoredKeys, action).toEqual([]);
+    return verdict.decision;
   }
 
   const functions = () => {
@@ -104,7 +98,7 @@ describe("item access, simulated", () => {
       }
     });
 
-    it("can do to its devices, its lease and checkpoint, and its ledger what its code does, and no more", async () => {
+    it("can do to its devices, its lease and checkpoint, its ledger and its switch what its code does, and no more", async () => {
       const { poll } = functions();
       // partition: [allowed, denied]
       const expected: Record<string, [string[], string[]]> = {
@@ -117,6 +111,8 @@ describe("item access, simulated", () => {
           ["UpdateItem", "Query"],
           ["PutItem", "DeleteItem"],
         ],
+        // Reads the poll switch (CONTROL / POLL_PAUSE); only operators flip it.
+        CONTROL: [["GetItem"], ["PutItem", "UpdateItem", "DeleteItem", "Query"]],
       };
       for (const [partition, [allowed, denied]] of Object.entries(expected)) {
         const context = { "dynamodb:LeadingKeys": [partition] };
@@ -285,6 +281,20 @@ describe("item access, simulated", () => {
       ]) {
         expect(await decide(executor, action, DEVICE), action).toBe("ImplicitlyDenied");
       }
+    });
+
+    it("cannot read the write secret (nor any) in dev, whose execution is off; the poll can read its own", async () => {
+      const { executor, poll } = functions();
+      const secret = (construct: IConstruct) =>
+        String(concreteValue(dev, { Ref: logicalId(construct) }));
+      const [write, read] = [secret(dev.stateful.writeSecret), secret(dev.stateful.readSecret)];
+      expect(write).toMatch(/^arn:aws:secretsmanager:/);
+      for (const arn of [write, read]) {
+        expect(await decide(executor, "secretsmanager:GetSecretValue", {}, arn)).toBe(
+          "ImplicitlyDenied",
+        );
+      }
+      expect(await decide(poll, "secretsmanager:GetSecretValue", {}, read)).toBe("Allowed");
     });
 
     it("can read and move a request, release a guard and read the pause switch, and no more", async () => {

@@ -2,9 +2,12 @@
  * Least privilege and safe defaults, proven on the synthesised templates of both stages: the
  * checks walk every resource of a type, so a function or queue added later is held to them too.
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXECUTION_REQUESTED_DETAIL_TYPE } from "../../infra/constructs/bus-publishing.js";
+import { REPO_ROOT } from "../../infra/constructs/lambda-function.js";
 import {
   getAtt,
   isObject,
@@ -109,11 +112,12 @@ describe("least privilege and safe defaults", () => {
       }
     });
 
-    it("only the executor reads the write-scoped secret", () => {
-      for (const stage of stages()) {
-        const secret = { Ref: logicalId(stage.stateful.writeSecret) };
-        expect(readersOf(stage, secret)).toEqual([roles(stage).executor]);
-      }
+    it("only the executor reads the write-scoped secret, and only where execution is on (prod)", () => {
+      expect(readersOf(prod, { Ref: logicalId(prod.stateful.writeSecret) })).toEqual([
+        roles(prod).executor,
+      ]);
+      // dev's execution is off (decommission.executor.enabled): nothing may read it.
+      expect(readersOf(dev, { Ref: logicalId(dev.stateful.writeSecret) })).toEqual([]);
     });
 
     it("the API function reads no secret at all", () => {
@@ -183,6 +187,7 @@ describe("least privilege and safe defaults", () => {
             on(["Query", "UpdateItem"], "StringEquals", ["LEDGER"]),
             // History entries and the snapshot: put by the poll alone, never read by it.
             on(["PutItem"], "StringLike", ["HIST#*", "FLEET"]),
+            on(["GetItem"], "StringEquals", ["CONTROL"]),
           ],
           api: [
             on(["BatchGetItem", "GetItem", "PutItem", "Query", "UpdateItem"], "StringEquals", [
@@ -586,6 +591,140 @@ describe("least privilege and safe defaults", () => {
           expect(properties(group).RetentionInDays, id).toBe(days);
         }
       }
+    });
+  });
+
+  describe("the deploy guide: the outputs it reads, the policies of deploying without administrator rights (docs/deploy)", () => {
+    it("reads only outputs the stacks have", () => {
+      const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
+      const wanted = [...readme.matchAll(/\$\(output (stateful|stateless) (\w+)\)/g)];
+      expect(wanted.length).toBeGreaterThanOrEqual(8);
+      for (const stage of stages()) {
+        for (const [, stack, key] of wanted) {
+          const template = stack === "stateful" ? stage.statefulTemplate : stage.statelessTemplate;
+          expect(Object.keys(template.toJSON().Outputs ?? {}), `${stack} ${key}`).toContain(key);
+        }
+      }
+    });
+
+    /** The IAM service prefix of each kind of resource the stacks hold; null: none needed. */
+    const SERVICE_OF: Readonly<Record<string, string | null>> = {
+      ApiGateway: "apigateway",
+      CloudWatch: "cloudwatch",
+      DynamoDB: "dynamodb",
+      Events: "events",
+      IAM: "iam",
+      KMS: "kms",
+      Lambda: "lambda",
+      Logs: "logs",
+      Scheduler: "scheduler",
+      SecretsManager: "secretsmanager",
+      SNS: "sns",
+      SQS: "sqs",
+      CDK: null,
+    };
+    const policy = (name: string): JsonObject => {
+      const document: Json = JSON.parse(
+        readFileSync(join(REPO_ROOT, "docs", "deploy", name), "utf8"),
+      );
+      if (!isObject(document) || !Array.isArray(document.Statement)) {
+        throw new Error(`${name} is not a policy document`);
+      }
+      expect(document.Version).toBe("2012-10-17");
+      return document;
+    };
+    const statements = (document: JsonObject) => (document.Statement as Json[]).filter(isObject);
+    const templates = () =>
+      stages().flatMap((stage) => [
+        [stage.stateful.stackName, stage.statefulTemplate] as const,
+        [stage.stateless.stackName, stage.statelessTemplate] as const,
+      ]);
+
+    it("let CloudFormation create every kind of resource the templates hold, and no IAM beyond roles", () => {
+      const execution = policy("cloudformation-execution-policy.json");
+      const granted = new Set(
+        statements(execution)
+          .filter((statement) => statement.Resource === "*" && statement.Condition === undefined)
+          .flatMap((statement) => [statement.Action].flat())
+          .filter((action): action is string => typeof action === "string"),
+      );
+      for (const [stack, template] of templates()) {
+        expect(stack).toMatch(/^evse-ops-/);
+        for (const [id, resource] of Object.entries(template.toJSON().Resources ?? {})) {
+          const type = isObject(resource as Json) ? String((resource as JsonObject).Type) : "";
+          const service = SERVICE_OF[type.split("::")[1] ?? ""];
+          expect(
+            service,
+            `${stack}/${id} is a ${type}: add its service to docs/deploy/cloudformation-execution-policy.json and to this map`,
+          ).not.toBeUndefined();
+          if (service === null || service === undefined) continue;
+          if (service === "iam") {
+            // Roles (named evse-ops-*, or generated from the evse-ops-* stack name) and their
+            // inline policies; no users, groups or managed policies.
+            expect(["AWS::IAM::Role", "AWS::IAM::Policy"], `${stack}/${id}`).toContain(type);
+            continue;
+          }
+          expect(granted.has(`${service}:*`), `${stack}/${id} (${type})`).toBe(true);
+        }
+      }
+      // IAM only on roles named evse-ops-*, with no managed policy but API Gateway's logging one.
+      const iam = statements(execution).filter((statement) =>
+        [statement.Action].flat().some((action) => String(action).startsWith("iam:")),
+      );
+      for (const statement of iam) {
+        if (statement.Action === "iam:CreateServiceLinkedRole") continue;
+        expect(statement.Resource).toBe("arn:aws:iam::*:role/evse-ops-*");
+      }
+    });
+
+    it("match the names the stacks give their roles, secrets, topic, table and log groups", () => {
+      for (const [stack, template] of templates()) {
+        for (const [id, role] of resourcesOf(template, "AWS::IAM::Role")) {
+          const name = properties(role).RoleName;
+          // Unnamed: CloudFormation names it <stack>-<id>-<suffix>, which starts with evse-ops-.
+          if (name !== undefined) expect(String(name), `${stack}/${id}`).toMatch(/^evse-ops-/);
+          for (const managed of [properties(role).ManagedPolicyArns ?? []].flat()) {
+            expect(JSON.stringify(managed)).toContain(
+              "policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
+            );
+          }
+        }
+        for (const [id, policyResource] of resourcesOf(template, "AWS::IAM::Policy")) {
+          expect(properties(policyResource).Users, `${stack}/${id}`).toBeUndefined();
+          expect(properties(policyResource).Groups, `${stack}/${id}`).toBeUndefined();
+        }
+        // The deployer's policy finds the secrets by tag and the rest by name.
+        for (const [id, secret] of resourcesOf(template, "AWS::SecretsManager::Secret")) {
+          expect(properties(secret).Tags, `${stack}/${id}`).toEqual(
+            expect.arrayContaining([{ Key: "project", Value: "evse-ops" }]),
+          );
+        }
+        for (const [id, topic] of resourcesOf(template, "AWS::SNS::Topic")) {
+          expect(String(properties(topic).TopicName), `${stack}/${id}`).toMatch(
+            /^evse-ops-[a-z0-9-]+-alarms$/,
+          );
+        }
+        for (const type of ["AWS::DynamoDB::GlobalTable", "AWS::Logs::LogGroup"]) {
+          for (const [id, resource] of resourcesOf(template, type)) {
+            const name = properties(resource).TableName ?? properties(resource).LogGroupName;
+            // Unnamed ones are named after the evse-ops-* stack; only API Gateway's is not.
+            if (name !== undefined) {
+              expect(JSON.stringify(name), `${stack}/${id}`).toMatch(
+                /^"evse-ops-|API-Gateway-Execution-Logs_/,
+              );
+            }
+          }
+        }
+      }
+      const deployer = statements(policy("deployer-policy.json"));
+      expect(deployer.map((statement) => statement.Sid)).toEqual([
+        "DeployDiffAndPublishThroughTheCdkBootstrapRoles",
+        "ReadTheStacksAndTheirOutputs",
+        "FillTheEvEnergySecrets",
+        "SubscribeToTheAlarms",
+        "FlipTheSwitches",
+        "ReadThePollsLog",
+      ]);
     });
   });
 

@@ -115,14 +115,15 @@ describe("monitoring", () => {
       }
     });
 
-    it("fire when no sweep completed within the configured window, or the poll sent no data", () => {
+    it("fire when no sweep completed within the configured window, or the poll sent no data, but not while the poll is switched off", () => {
       for (const [stage, minutes] of [
         [dev, 60],
         [prod, 30],
       ] as const) {
+        // A paused run counts here (functions/lib/observability.ts): see the poll tests.
         expect(alarm(stage, "poll-no-complete-sweep")).toMatchObject({
           Namespace: "EvseOps",
-          MetricName: "SweepsCompleted",
+          MetricName: "SweepsCompletedOrPaused",
           Dimensions: [
             {
               Name: "service",
@@ -362,6 +363,7 @@ describe("monitoring", () => {
         "DeviceWrites",
         "PublishFailures",
         "SweepsCompleted",
+        "PollPaused",
         "PollDuration",
         "PollRateLimited",
         "RateLimitRemaining",
@@ -376,6 +378,7 @@ describe("monitoring", () => {
         "WriteThrottleEvents",
         "DecommissionCompleted",
         "DecommissionFailed",
+        "DecommissionExecutionDisabled",
         "DecommissionRetried",
         "DecommissionSkipped",
         "DecommissionIntegrityViolation",

@@ -101,6 +101,7 @@ describe("poller", () => {
         RESERVE_REQUESTS: "50",
         RATE_LIMIT_DEFAULT: "1000",
         SCHEDULE_MINUTES: "5",
+        POLL_START_PAUSED: "true",
         HISTORY_RETENTION_DAYS: "90",
         FLEET_DEGRADED_SHARE: "0.2",
       });
@@ -235,6 +236,7 @@ describe("poller", () => {
               [["dynamodb:Query", "dynamodb:UpdateItem"], ["LEDGER"]],
               // Fleet health: history entries and the snapshot put, rollups appended (above).
               [["dynamodb:PutItem"], ["HIST#*", "FLEET"]],
+              [["dynamodb:GetItem"], ["CONTROL"]],
             ] as const
           ).map(([actions, partitions]) => ({
             actions: [...actions],

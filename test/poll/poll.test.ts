@@ -1,5 +1,8 @@
+import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterEach, describe, expect, it } from "vitest";
+import { DynamoPauseSwitch, POLL_SWITCH } from "../../functions/adapters/dynamodb/pause-switch.js";
 import type { ChangeEvent, DeviceState } from "../../functions/core/device-state.js";
+import { pollFailed } from "../../functions/poll-runtime.js";
 import type { DeviceStore } from "../../functions/ports.js";
 import { RecordingPublisher } from "../../local/recording-publisher.js";
 import { useDynalite } from "../support/dynamo.js";
@@ -224,6 +227,97 @@ describe("a poll run", () => {
     await harness.poll();
     expect(connectivity()).toEqual(["offline", "online"]);
     expect((await harness.devices.get(target))?.connectivity).toBe("online");
+  });
+});
+
+describe("the poll switch", () => {
+  const SWITCH_CACHE = 15_000;
+  /** The operator's side: `aws dynamodb put-item` of `CONTROL` / `POLL_PAUSE`. */
+  function operatorSwitch(h: NonNullable<typeof harness>) {
+    return new DynamoPauseSwitch(dynamo.documents, h.tableName, {
+      sortKey: POLL_SWITCH,
+      clock: h.clock,
+      cacheMs: 0,
+      pausedWhenUnset: true,
+    });
+  }
+  const upstreamRequests = (h: NonNullable<typeof harness>) =>
+    Object.values(h.sim.stats().requests).reduce((sum, n) => sum + (n ?? 0), 0);
+
+  it("keeps a new deployment's poll paused until an operator starts it: no request, no write, no error", async () => {
+    harness = await startPollHarness(dynamo, {
+      simulator: { fleetSize: 30 },
+      env: { POLL_START_PAUSED: "true" },
+    });
+
+    const paused = await harness.poll();
+
+    expect(paused).toMatchObject({
+      stoppedBecause: "paused",
+      error: null,
+      pages: 0,
+      requests: 0,
+      writes: 0,
+      sweepComplete: false,
+    });
+    expect(pollFailed(paused)).toBe(false);
+    // Nothing reached ev.energy (not even a token exchange) and nothing was stored.
+    expect(upstreamRequests(harness)).toBe(0);
+    expect(await harness.devices.readRange({})).toEqual([]);
+    expect(harness.publisher.events).toEqual([]);
+
+    await operatorSwitch(harness).set(false, "alice", "secrets filled");
+    harness.clock.advance(SWITCH_CACHE);
+    const started = await harness.poll();
+
+    expect(started).toMatchObject({ stoppedBecause: null, sweepComplete: true, evsesSeen: 30 });
+  });
+
+  it("stops a running poll once switched off, and resumes where it stopped once switched on", async () => {
+    harness = await startPollHarness(dynamo, { simulator: { fleetSize: 30 } });
+    const operator = operatorSwitch(harness);
+    expect(await harness.poll()).toMatchObject({ sweepComplete: true, changes: 30 });
+
+    await operator.set(true, "alice", "ev.energy incident");
+    harness.clock.advance(SWITCH_CACHE);
+    const before = upstreamRequests(harness);
+    harness.sim.fleet.churn(0.5);
+    expect(await harness.poll()).toMatchObject({ stoppedBecause: "paused", changes: 0 });
+    expect(upstreamRequests(harness)).toBe(before);
+
+    await operator.set(false, "alice");
+    harness.clock.advance(SWITCH_CACHE);
+    const resumed = await harness.poll();
+    expect(resumed).toMatchObject({ stoppedBecause: null, sweepComplete: true });
+    expect(resumed.changes).toBeGreaterThan(0);
+  });
+
+  it("stays paused on anything but an explicit false, once written (a deploy's default no longer counts)", async () => {
+    harness = await startPollHarness(dynamo, {
+      simulator: { fleetSize: 5 },
+      env: { POLL_START_PAUSED: "false" },
+    });
+    await dynamo.documents.send(
+      new PutCommand({
+        TableName: harness.tableName,
+        Item: { pk: "CONTROL", sk: "POLL_PAUSE", paused: "no" },
+      }),
+    );
+    expect(await harness.poll()).toMatchObject({ stoppedBecause: "paused" });
+  });
+
+  it("ends as an error, which alarms, when the switch cannot be read", async () => {
+    harness = await startPollHarness(dynamo, {
+      simulator: { fleetSize: 5 },
+      env: { TABLE_NAME: "no-such-table" },
+    });
+
+    const run = await harness.poll();
+
+    expect(run.stoppedBecause).toBe("error");
+    expect(run.error).toMatch(/ResourceNotFound/);
+    expect(pollFailed(run)).toBe(true);
+    expect(upstreamRequests(harness)).toBe(0);
   });
 });
 

@@ -284,6 +284,25 @@ describe("Fleet", () => {
     expect(JSON.stringify(b.fleet.list())).toBe(JSON.stringify(a.fleet.list()));
   });
 
+  it("goes on from a saved snapshot exactly as if it had never stopped", () => {
+    const a = fleetOf(300, { dynamic: true });
+    a.clock.advance(24 * 3_600_000);
+    a.fleet.add({});
+    a.fleet.remove(a.fleet.list()[10]?.id ?? "");
+    const saved = JSON.parse(JSON.stringify(a.fleet.snapshot()));
+    const clock = new ManualClock(a.clock.now());
+    const b = new Fleet({ size: 300, seed: 1, clock, dynamic: true, restore: saved });
+    expect(JSON.stringify(b.list())).toBe(JSON.stringify(a.fleet.list()));
+    a.clock.advance(2 * 24 * 3_600_000);
+    clock.advance(2 * 24 * 3_600_000);
+    expect(b.changes().length).toBeGreaterThan(0);
+    expect(JSON.stringify(b.list())).toBe(JSON.stringify(a.fleet.list()));
+    expect(b.add({}).id).toBe(a.fleet.add({}).id);
+    expect(() => new Fleet({ size: 200, seed: 1, clock, dynamic: true, restore: saved })).toThrow(
+      /saved fleet \(seed 1, 300 EVSEs\) is not this one \(seed 1, 200 EVSEs\)/,
+    );
+  });
+
   it("never dates a change before a sample already served", () => {
     const { clock, fleet } = fleetOf(2000, { dynamic: true });
     const seen = new Map<string, number>();

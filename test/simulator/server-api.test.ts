@@ -141,7 +141,7 @@ describe("GET /v2/evses pagination", () => {
     expect(problem.status).toBe(400);
     expect(problem.type.startsWith("https://api.ev.energy/v2/problems/")).toBe(true);
     expect(problem.field_errors?.page_size?.length).toBe(1);
-    expect(problem.instance).toBe(`/v2/evses?page_size=${value}`);
+    expect(problem.instance).toBe(`${sim.apiBaseUrl}/evses?page_size=${value}`);
   });
 
   it("rejects unknown expand values and bad cursors, and filters by cpid", async () => {
@@ -276,7 +276,7 @@ describe("GET and DELETE /v2/evses/{id}", () => {
     expect(missing.status).toBe(404);
     const problem = (await missing.json()) as Problem;
     expect(problem.type).toBe("https://api.ev.energy/v2/problems/not-found");
-    expect(problem.instance).toBe("/v2/evses/evse00000000000000000000000000");
+    expect(problem.instance).toBe(`${sim.apiBaseUrl}/evses/evse00000000000000000000000000`);
   });
 
   it("deletes once (204), then answers 404 and lists the fleet without it", async () => {
@@ -426,7 +426,7 @@ describe("rate limit", () => {
       expect(limited.headers.get("retry-after")).toBe(String(3600 - 21));
       expect(limited.headers.get("x-ratelimit-remaining")).toBe("0");
       const problem = (await limited.json()) as Problem;
-      expect(problem.type).toBe("https://api.ev.energy/v2/problems/rate-limited");
+      expect(problem.type).toBe("https://api.ev.energy/v2/problems/rate-limit-exceeded/");
     }
     // The static token is a bucket of its own.
     expect((await fetch(`${sim.apiBaseUrl}/evses`, { headers: HEADERS })).status).toBe(200);

@@ -270,6 +270,29 @@ describe("/_sim control surface", () => {
     expect((await control(sim, "advance", { ms: -1 })).status).toBe(400);
     expect((await control(sim, "nothing")).status).toBe(404);
   });
+
+  it("refuses a misspelt fault or malformed JSON with a problem naming what is wrong", async () => {
+    const { sim } = await start();
+    await control(sim, "faults", { latencyMs: 0, serverErrorRate: 0.5 });
+    for (const [body, named] of [
+      [{ serverErrorRat: 0.2 }, '"serverErrorRat"'],
+      [{ rateLimitBurst: { count: 1, retryAfter: 5 } }, '"retryAfter"'],
+    ] as const) {
+      const refused = await control(sim, "faults", body);
+      expect(refused.status).toBe(400);
+      expect(refused.headers.get("content-type")).toBe("application/problem+json");
+      const problem = (await refused.json()) as Record<string, unknown>;
+      expect(problem).toMatchObject({ status: 400, title: "Bad Request" });
+      expect(problem.detail).toContain(`unknown`);
+      expect(problem.detail).toContain(named);
+      expect(problem.instance).toBe(`${sim.origin}/_sim/faults`);
+    }
+    const notJson = await fetch(`${sim.origin}/_sim/faults`, { method: "POST", body: "{" });
+    expect(((await notJson.json()) as { detail: string }).detail).toBe(
+      "The body is not valid JSON.",
+    );
+    expect(await (await control(sim, "faults", {})).json()).toEqual({});
+  });
 });
 
 describe("/_sim/churn", () => {

@@ -11,6 +11,7 @@
  * | open-request guard  | `EVSE_OPEN#<evseId>` | `GUARD` (names the one open request) |
  * | idempotency key     | `IDEMPOTENCY#<caller>` | the key; TTL `expiresAt` (≥ 24 h) |
  * | pause switch        | `CONTROL`   | `DECOMMISSION_PAUSE` (`paused`: boolean) |
+ * | poll switch         | `CONTROL`   | `POLL_PAUSE` (`paused`: boolean) |
  * | device history entry | `HIST#<evseId>` | `<detectedAt>#<eventId>` (newest last); TTL `expiresAt` |
  * | availability rollup | `AVAIL#<YYYY-MM>` | EVSE id (one per device and UTC month); TTL `expiresAt` |
  * | fleet snapshot      | `FLEET`     | `SNAPSHOT` (the latest complete sweep's) |
@@ -45,6 +46,7 @@ export const OPEN_GUARD_SORT_KEY = "GUARD";
 export const IDEMPOTENCY_PREFIX = "IDEMPOTENCY#";
 export const CONTROL_PARTITION = "CONTROL";
 export const PAUSE_SORT_KEY = "DECOMMISSION_PAUSE";
+export const POLL_PAUSE_SORT_KEY = "POLL_PAUSE";
 export const HISTORY_PREFIX = "HIST#";
 export const ROLLUP_PREFIX = "AVAIL#";
 export const FLEET_PARTITION = "FLEET";
@@ -83,8 +85,9 @@ export type ItemAction =
 export const ITEM_ACCESS = {
   /**
    * Device states (read a page's range, read one, write a new version), the lease and
-   * checkpoint, the ledger; and the only writer of fleet health: history entries (put), rollups
-   * (transitions appended), the snapshot (put). Never a request; never a read of its history.
+   * checkpoint, the ledger; reads its switch (`CONTROL` / `POLL_PAUSE`), never writes one; and
+   * the only writer of fleet health: history entries (put), rollups (transitions appended), the
+   * snapshot (put). Never a request; never a read of its history.
    */
   poll: {
     [DEVICE_PARTITION]: ["GetItem", "Query", "PutItem"],
@@ -93,6 +96,7 @@ export const ITEM_ACCESS = {
     [`${HISTORY_PREFIX}*`]: ["PutItem"],
     [`${ROLLUP_PREFIX}*`]: ["UpdateItem"],
     [FLEET_PARTITION]: ["PutItem"],
+    [CONTROL_PARTITION]: ["GetItem"],
   },
   /**
    * Requests, their pointers and guards, idempotency keys; reads the devices and, never writing

@@ -309,7 +309,7 @@ export class EvEnergyClient implements EvEnergyApi {
       },
     );
     if (outcome.kind === "failure") {
-      return { kind: "transient", cause: failureError(outcome, request) };
+      return { kind: "transient", cause: failureError(outcome, request, url) };
     }
     const answer = outcome.answer;
     this.#observeRateLimit(answer.headers);

@@ -251,7 +251,7 @@ export class AccessTokenProvider implements BearerTokenSource {
       },
     );
     if (outcome.kind === "failure") {
-      throw new EvEnergyUnavailable(request, 1, failureError(outcome, request));
+      throw new EvEnergyUnavailable(request, 1, failureError(outcome, request, url));
     }
     const { status, headers: answerHeaders, text } = outcome.answer;
     if (status >= 200 && status < 300) {

@@ -4,6 +4,7 @@
  * non-2xx answer to an `EvEnergyProblem`. Nothing here logs, and nothing puts request headers
  * into an error.
  */
+import { hostOf, networkFailureReason } from "../../lib/network-failure.js";
 import type { Clock, RequestObserver } from "../../ports.js";
 import { EvEnergyProblem } from "./errors.js";
 import { ProblemSchema } from "./schemas.js";
@@ -65,24 +66,18 @@ export function describeRequest(method: string, url: URL): string {
   return `${method} ${url.pathname}`;
 }
 
-/** The failure of a request that got no answer, as an Error to carry as a cause. */
+/**
+ * The failure of a request that got no answer, as an Error to carry as a cause: the request,
+ * the host and port it went to, and why (e.g. `connection refused (ECONNREFUSED)`).
+ */
 export function failureError(
   outcome: Extract<HttpOutcome, { kind: "failure" }>,
   request: string,
+  url: URL,
 ): Error {
-  const code = networkErrorCode(outcome.cause);
   const reason =
-    outcome.failure === "timeout" ? "timed out" : `failed (${code ?? "network error"})`;
-  return new Error(`${request} ${reason}`, { cause: outcome.cause });
-}
-
-function networkErrorCode(error: unknown): string | undefined {
-  if (!(error instanceof Error)) return undefined;
-  const cause = error.cause;
-  if (typeof cause === "object" && cause !== null && "code" in cause) {
-    return typeof cause.code === "string" ? cause.code : undefined;
-  }
-  return undefined;
+    outcome.failure === "timeout" ? "timed out" : `failed: ${networkFailureReason(outcome.cause)}`;
+  return new Error(`${request} to ${hostOf(url)} ${reason}`, { cause: outcome.cause });
 }
 
 /**

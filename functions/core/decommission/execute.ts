@@ -6,9 +6,15 @@
  */
 import type { EvEnergyApi, Random } from "../../ports.js";
 import { type ApprovalVerifier, approvalViolation } from "./approval.js";
-import { type DecommissionRequest, type ExecutionState, SYSTEM_ACTORS } from "./model.js";
+import { failUnexecuted } from "./dead-letters.js";
+import {
+  type DecommissionRequest,
+  EXECUTION_DISABLED,
+  type ExecutionState,
+  SYSTEM_ACTORS,
+} from "./model.js";
 import type { DeviceCompletion, ExecutionMessage, PauseSwitch } from "./ports.js";
-import { announce, iso, type WriteDependencies, writeTransition } from "./writes.js";
+import { announce, failRequest, iso, type WriteDependencies, writeTransition } from "./writes.js";
 
 export interface ExecutorDependencies extends WriteDependencies {
   /** Marks a deleted device `decommissioned`: the executor's only write to device items. */
@@ -39,6 +45,8 @@ export type Verdict =
       note: string;
       /** Failed because the request's approval did not hold up (alarmed on). */
       integrityViolation?: true;
+      /** Failed because this stage's execution is off: deliberate, so counted apart. */
+      executionDisabled?: true;
     }
   | { kind: "retry"; delayMs: number; note: string };
 
@@ -284,90 +292,60 @@ async function complete(
   return { kind: "done", outcome: "completed", note: detail };
 }
 
+/** FAILED with `reason` (see `failRequest`); a write lost to another writer is a retry. */
 async function fail(
   deps: WriteDependencies,
   request: DecommissionRequest,
   reason: string,
-  actor: string = SYSTEM_ACTORS.executor,
 ): Promise<Verdict> {
-  const written = await writeTransition(deps, request, "fail", {
-    actor,
-    detail: reason,
-    set: { outcome: reason, execution: released(request.execution) },
-  });
+  const written = await failRequest(deps, request, reason, SYSTEM_ACTORS.executor);
   if (written === "conflict") return retry(RACE_RETRY_MS, "lost the lease while failing");
-  await deps.store.releaseEvse(written.evseId, written.id);
-  await announce(deps, written);
-  deps.logger.warn("decommission request failed", { requestId: written.id, reason });
   return { kind: "done", outcome: "failed", note: reason };
 }
 
-/** What becomes of a dead-lettered message. */
-export type DeadLetterOutcome =
-  | { kind: "failed" }
-  | { kind: "ignored"; why: string }
-  /** An executor may be sending the DELETE right now: look again after its lease. */
-  | { kind: "retry"; delayMs: number };
-
 /**
- * A message the queue gave up on (it reached the dead-letter queue).
- * 1. Ignored when the request is gone, ended, or a newer message took over.
- * 2. While an executor's lease is live it may be mid-DELETE: retry after the lease.
- * 3. After a DELETE was sent, FAILED could be untrue: the request is left APPROVED/EXECUTING
- *    for the reconciler, which re-sends it once it is overdue, and the next pre-flight read
- *    settles what ev.energy did.
- * 4. Otherwise the request fails with the reason (nothing was deleted).
+ * An execution message in a stage whose execution is off (`decommission.executor.enabled`
+ * false). Nothing here can reach ev.energy: the function that runs it holds no ev.energy client
+ * and no write credential (infra does not grant it).
+ * 1. Skip it as `executeMessage` would (request gone, ended, or superseded).
+ * 2. Check the approval all the same: a forged one is an integrity violation here too, and the
+ *    signing chain is proven in every stage.
+ * 3. Fail the request with `EXECUTION_DISABLED.outcome` (as `failUnexecuted`: never while a
+ *    lease is live, never after a DELETE was sent, which only an earlier enabled executor could
+ *    have done: that request is left for an enabled one to settle).
  */
-export function failDeadLettered(
-  deps: WriteDependencies,
+export async function refuseDisabled(
+  deps: WriteDependencies & { verifier: ApprovalVerifier },
   message: ExecutionMessage,
-  /** How often the main queue delivered it, when known (a DLQ record does not say). */
-  receiveCount?: number,
-): Promise<DeadLetterOutcome> {
-  return failUnexecuted(
-    deps,
-    message,
-    (lastError) =>
-      `execution abandoned: the queue dead-lettered its message after ${receiveCount === undefined ? "its maximum" : receiveCount} receives` +
-      (lastError ? `; last error: ${lastError}` : ""),
-  );
-}
-
-/**
- * Fails the request of an execution message without executing it, for `why` (e.g. a sandbox
- * that must not delete at the account it is pointed at), with the same care as a dead letter
- * (see `failDeadLettered`): never while an executor holds the lease, never after a DELETE.
- */
-export async function failUnexecuted(
-  deps: WriteDependencies,
-  message: ExecutionMessage,
-  why: (lastError: string | null) => string,
-): Promise<DeadLetterOutcome> {
-  for (let round = 0; round < 5; round++) {
-    const request = await deps.store.get(message.requestId);
-    if (request === undefined) return { kind: "ignored", why: "no such request" };
-    if (request.status !== "APPROVED" && request.status !== "EXECUTING") {
-      return { kind: "ignored", why: `request is ${request.status}` };
-    }
-    if (request.execution.token !== message.token) {
-      return { kind: "ignored", why: "superseded by a newer message" };
-    }
-    const { lastError, deleteSent, leaseUntil } = request.execution;
-    const now = deps.clock.now();
-    if (leaseUntil !== null && leaseUntil > now) {
-      return { kind: "retry", delayMs: Math.ceil(leaseUntil - now + RACE_RETRY_MS) };
-    }
-    if (deleteSent) {
-      return {
-        kind: "ignored",
-        why: "a DELETE was sent: the reconciler re-sends the request so a pre-flight read settles it",
-      };
-    }
-    const reason = `${why(lastError)}; nothing was deleted`;
-    const verdict = await fail(deps, request, reason, SYSTEM_ACTORS.reconciler);
-    if (verdict.kind === "done") return { kind: "failed" };
+): Promise<Verdict> {
+  const request = await deps.store.get(message.requestId);
+  if (request === undefined) return skipped("no such request");
+  if (request.status !== "APPROVED" && request.status !== "EXECUTING") {
+    return skipped(`request is ${request.status}`);
   }
-  return { kind: "retry", delayMs: RACE_RETRY_MS };
+  if (request.execution.token !== message.token) return skipped("superseded by a newer message");
+  const violation = await approvalViolation(request, deps.verifier);
+  if (violation !== undefined) return refuse(deps, request, violation);
+  const outcome = await failUnexecuted(deps, message, () => EXECUTION_DISABLED.outcome);
+  switch (outcome.kind) {
+    case "failed":
+      return {
+        kind: "done",
+        outcome: "failed",
+        note: EXECUTION_DISABLED.outcome,
+        executionDisabled: true,
+      };
+    case "retry":
+      return retry(outcome.delayMs, "another executor holds the lease");
+    case "ignored":
+      if (request.execution.deleteSent) {
+        deps.logger.warn(
+          "a DELETE was sent before execution was disabled; enable execution to settle it",
+          { requestId: request.id },
+        );
+      }
+      return skipped(outcome.why);
+  }
 }
 
 /** How the executor treats an error of the ev.energy client. */
@@ -406,7 +384,7 @@ function classify(error: unknown): Failure {
  * (someone or something wrote the request outside the API). Logged as an error: it alarms.
  */
 async function refuse(
-  deps: ExecutorDependencies,
+  deps: WriteDependencies,
   request: DecommissionRequest,
   violation: string,
 ): Promise<Verdict> {

@@ -25,6 +25,20 @@ export function isOpen(status: Status): boolean {
   return (OPEN_STATUSES as readonly Status[]).includes(status);
 }
 
+/**
+ * What the API and the executor say in a stage whose execution is off
+ * (`decommission.executor.enabled` false, the default outside prod): requests and approvals
+ * work, no DELETE is ever sent.
+ */
+export const EXECUTION_DISABLED = {
+  /** Added to the approval's history entry (and so to the `Approved` event's detail). */
+  approval:
+    "decommission execution is disabled in this stage (decommission.executor.enabled is false): this request will fail without a DELETE",
+  /** The FAILED outcome the executor records (and the `Failed` event's detail). */
+  outcome:
+    "decommission execution is disabled in this stage (decommission.executor.enabled is false): nothing was sent to ev.energy",
+} as const;
+
 /** The system's own actors, named in history entries like callers are. */
 export const SYSTEM_ACTORS = {
   api: "system:api",

@@ -97,3 +97,29 @@ export async function announce(
 export function iso(time: number): string {
   return new Date(time).toISOString();
 }
+
+/**
+ * Marks `request` FAILED with `reason` (from APPROVED or EXECUTING, at the version read), frees
+ * its EVSE and publishes `EVSE Decommission Failed`; "conflict" when another writer got there
+ * first.
+ */
+export async function failRequest(
+  deps: WriteDependencies,
+  request: DecommissionRequest,
+  reason: string,
+  actor: string,
+): Promise<DecommissionRequest | "conflict"> {
+  const written = await writeTransition(deps, request, "fail", {
+    actor,
+    detail: reason,
+    set: {
+      outcome: reason,
+      execution: { ...request.execution, leaseOwner: null, leaseUntil: null },
+    },
+  });
+  if (written === "conflict") return written;
+  await deps.store.releaseEvse(written.evseId, written.id);
+  await announce(deps, written);
+  deps.logger.warn("decommission request failed", { requestId: written.id, reason });
+  return written;
+}
