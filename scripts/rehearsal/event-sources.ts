@@ -241,7 +241,10 @@ export interface ApiCall {
 export interface ApiAnswer {
   readonly status: number;
   readonly headers: Record<string, string>;
+  /** The body parsed, when it is JSON (a problem, a listing); otherwise null. */
   readonly json: unknown;
+  /** The body as sent (a CSV report, say). */
+  readonly text: string;
   readonly invocation?: Invocation;
 }
 
@@ -307,7 +310,8 @@ export class ApiGatewayStandIn {
       (candidate) => candidate.method === call.method && matches(candidate.path, call.path),
     );
     if (route === undefined) {
-      return { status: 403, headers: {}, json: { message: "Missing Authentication Token" } };
+      const json = { message: "Missing Authentication Token" };
+      return { status: 403, headers: {}, json, text: JSON.stringify(json) };
     }
     if (route.authorization !== "AWS_IAM") {
       throw new Error(`${route.method} ${route.path} is ${route.authorization}, not AWS_IAM`);
@@ -316,7 +320,8 @@ export class ApiGatewayStandIn {
     if (!fn) throw new Error(`${route.method} ${route.path} integrates no deployed function`);
     const invocation = await fn.invoke(this.#event(route, call));
     if (invocation.error !== undefined) {
-      return { status: 504, headers: {}, json: { message: invocation.error }, invocation };
+      const json = { message: invocation.error };
+      return { status: 504, headers: {}, json, text: JSON.stringify(json), invocation };
     }
     const result = invocation.result as APIGatewayProxyResult;
     const body = result.isBase64Encoded
@@ -328,7 +333,8 @@ export class ApiGatewayStandIn {
     return {
       status: result.statusCode,
       headers,
-      json: body === "" ? null : JSON.parse(body),
+      json: /json/.test(headers["Content-Type"] ?? "") && body !== "" ? JSON.parse(body) : null,
+      text: body,
       invocation,
     };
   }
