@@ -18,44 +18,65 @@ const flag = z
   .enum(["true", "false"], { error: "must be true or false" })
   .transform((v) => v === "true");
 
-const PollEnvironment = z.object({
-  TABLE_NAME: text,
-  EVENT_BUS_NAME: text,
-  EVENT_SOURCE: text.default("evse-ops"),
-  EVENERGY_API_URL: httpUrl,
-  EVENERGY_TOKEN_URL: httpUrl.optional(),
-  EVENERGY_SCOPE: text.default("evse:read"),
-  EVENERGY_SECRET_ID: text,
-  STALENESS_MINUTES: positive.default(15),
-  CHARGE_RATE_THRESHOLD_WATTS: wholeAtLeastZero.default(500),
-  HEARTBEAT_MINUTES: positive.default(60),
-  BUDGET_SHARE: z.coerce.number().gt(0).max(1, "must be in (0, 1]").default(0.8),
-  RESERVE_REQUESTS: wholeAtLeastZero.default(50),
-  RATE_LIMIT_DEFAULT: z.coerce
-    .number()
-    .int()
-    .positive("must be a positive whole number")
-    .default(1000),
-  EVENERGY_REQUEST_TIMEOUT_MS: z.coerce
-    .number()
-    .int()
-    .min(100, "must be at least 100")
-    .default(10_000),
-  /** How long each device's history entries are kept (DynamoDB TTL; reads ignore older ones). */
-  HISTORY_RETENTION_DAYS: z.coerce
-    .number()
-    .int()
-    .min(1, "must be a whole number of days ≥ 1")
-    .default(90),
-  /** Share of the last complete sweep's active fleet newly offline that degrades the fleet. */
-  FLEET_DEGRADED_SHARE: z.coerce.number().gt(0).max(1, "must be in (0, 1]").default(0.2),
-  /**
-   * The poll switch's state while its table item (`CONTROL` / `POLL_PAUSE`) does not exist.
-   * Infra always sets it (`poll.startPaused`, default true); false here keeps the sandbox and
-   * the poll CLI running with nothing configured.
-   */
-  POLL_START_PAUSED: flag.default(false),
-});
+/**
+ * The webhook path's share of the rate limit, taken out of BUDGET_SHARE: the poll keeps
+ * BUDGET_SHARE - WEBHOOK_BUDGET_SHARE. 0 (the default where it is unset) gives the poll all of
+ * it; infra and the sandbox set it, to the same value for the poll and the webhook worker.
+ */
+const webhookBudgetShare = z.coerce.number().min(0).lt(1, "must be in [0, 1)");
+
+const PollEnvironment = z
+  .object({
+    TABLE_NAME: text,
+    EVENT_BUS_NAME: text,
+    EVENT_SOURCE: text.default("evse-ops"),
+    EVENERGY_API_URL: httpUrl,
+    EVENERGY_TOKEN_URL: httpUrl.optional(),
+    EVENERGY_SCOPE: text.default("evse:read"),
+    EVENERGY_SECRET_ID: text,
+    STALENESS_MINUTES: positive.default(15),
+    CHARGE_RATE_THRESHOLD_WATTS: wholeAtLeastZero.default(500),
+    HEARTBEAT_MINUTES: positive.default(60),
+    BUDGET_SHARE: z.coerce.number().gt(0).max(1, "must be in (0, 1]").default(0.8),
+    WEBHOOK_BUDGET_SHARE: webhookBudgetShare.default(0),
+    RESERVE_REQUESTS: wholeAtLeastZero.default(50),
+    RATE_LIMIT_DEFAULT: z.coerce
+      .number()
+      .int()
+      .positive("must be a positive whole number")
+      .default(1000),
+    EVENERGY_REQUEST_TIMEOUT_MS: z.coerce
+      .number()
+      .int()
+      .min(100, "must be at least 100")
+      .default(10_000),
+    /** How long each device's history entries are kept (DynamoDB TTL; reads ignore older ones). */
+    HISTORY_RETENTION_DAYS: z.coerce
+      .number()
+      .int()
+      .min(1, "must be a whole number of days ≥ 1")
+      .default(90),
+    /** Share of the last complete sweep's active fleet newly offline that degrades the fleet. */
+    FLEET_DEGRADED_SHARE: z.coerce.number().gt(0).max(1, "must be in (0, 1]").default(0.2),
+    /**
+     * The poll switch's state while its table item (`CONTROL` / `POLL_PAUSE`) does not exist.
+     * Infra always sets it (`poll.startPaused`, default true); false here keeps the sandbox and
+     * the poll CLI running with nothing configured.
+     */
+    POLL_START_PAUSED: flag.default(false),
+  })
+  .superRefine(
+    (env, ctx) => {
+      if (env.WEBHOOK_BUDGET_SHARE >= env.BUDGET_SHARE) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["WEBHOOK_BUDGET_SHARE"],
+          message: `must be less than BUDGET_SHARE (${env.BUDGET_SHARE}): the poll keeps the difference`,
+        });
+      }
+    },
+    { when: () => true },
+  );
 
 export type PollEnvironment = z.infer<typeof PollEnvironment>;
 
@@ -79,6 +100,84 @@ export function parseEnvironment<T extends z.ZodType>(
       : `${name} ${issue.message}`;
   });
   throw new ConfigurationError(`invalid configuration: ${problems.join("; ")}`);
+}
+
+// ---------------------------------------------------------------- webhooks
+
+/**
+ * The webhook worker: the poll's detection settings and ev.energy access (read scope), its own
+ * share of the budget (which must leave the poll some), its claims and its one retry.
+ */
+const WebhookWorkerEnvironment = z
+  .object({
+    TABLE_NAME: text,
+    EVENT_BUS_NAME: text,
+    EVENT_SOURCE: text.default("evse-ops"),
+    EVENERGY_API_URL: httpUrl,
+    EVENERGY_TOKEN_URL: httpUrl.optional(),
+    EVENERGY_SCOPE: text.default("evse:read"),
+    EVENERGY_SECRET_ID: text,
+    STALENESS_MINUTES: positive.default(15),
+    CHARGE_RATE_THRESHOLD_WATTS: wholeAtLeastZero.default(500),
+    HEARTBEAT_MINUTES: positive.default(60),
+    BUDGET_SHARE: z.coerce.number().gt(0).max(1, "must be in (0, 1]").default(0.8),
+    WEBHOOK_BUDGET_SHARE: webhookBudgetShare.gt(0, "must be in (0, 1)"),
+    RATE_LIMIT_DEFAULT: z.coerce
+      .number()
+      .int()
+      .positive("must be a positive whole number")
+      .default(1000),
+    EVENERGY_REQUEST_TIMEOUT_MS: z.coerce
+      .number()
+      .int()
+      .min(100, "must be at least 100")
+      .default(10_000),
+    HISTORY_RETENTION_DAYS: z.coerce
+      .number()
+      .int()
+      .min(1, "must be a whole number of days ≥ 1")
+      .default(90),
+    /** How long after a sample older than the sub-session the one retry comes. */
+    WEBHOOK_RETRY_DELAY_SECONDS: positive.default(60),
+    /** Longer than the worker's timeout; shorter than the queue's visibility timeout. */
+    WEBHOOK_CLAIM_LEASE_SECONDS: positive.default(120),
+  })
+  .superRefine(
+    (env, ctx) => {
+      if (env.WEBHOOK_BUDGET_SHARE >= env.BUDGET_SHARE) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["WEBHOOK_BUDGET_SHARE"],
+          message: `must be less than BUDGET_SHARE (${env.BUDGET_SHARE}): the poll keeps the difference`,
+        });
+      }
+    },
+    { when: () => true },
+  );
+export type WebhookWorkerEnvironment = z.infer<typeof WebhookWorkerEnvironment>;
+
+export function loadWebhookWorkerEnvironment(env: Readonly<Record<string, string | undefined>>) {
+  return parseEnvironment(WebhookWorkerEnvironment, env);
+}
+
+/** The public receiver: the signing secret's id, the queue, and the limits it enforces. */
+const WebhookReceiverEnvironment = z.object({
+  /** Secrets Manager secret: `{"current": "whsec_…", "previous": "whsec_…"}` (previous optional). */
+  WEBHOOK_SECRET_ID: text,
+  WEBHOOK_QUEUE_URL: text,
+  /** How long the signing secrets are reused before they are read again (rotation lag). */
+  WEBHOOK_SECRET_CACHE_SECONDS: z.coerce.number().min(0, "must be ≥ 0").default(60),
+  /** Larger bodies are refused with 413 (ev.energy's are about 1 KB). */
+  WEBHOOK_MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024, "must be at least 1024")
+    .default(65_536),
+});
+export type WebhookReceiverEnvironment = z.infer<typeof WebhookReceiverEnvironment>;
+
+export function loadWebhookReceiverEnvironment(env: Readonly<Record<string, string | undefined>>) {
+  return parseEnvironment(WebhookReceiverEnvironment, env);
 }
 
 // ---------------------------------------------------------------- decommission

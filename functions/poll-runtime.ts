@@ -15,6 +15,7 @@ import type { ChangeEvent } from "./core/device-state.js";
 import type { FleetEvent } from "./core/fleet-alert.js";
 import { FleetHealth } from "./core/fleet-health.js";
 import { type PollSummary, runPoll } from "./core/poll.js";
+import { pollShareBeside } from "./core/webhooks/budget.js";
 import { RequestTally } from "./lib/request-tally.js";
 import type {
   Clock,
@@ -141,7 +142,8 @@ export function createPoller(parts: PollRuntimeParts) {
         heartbeatMs: config.HEARTBEAT_MINUTES * 60_000,
         budget: {
           enabled: parts.budgetEnabled ?? true,
-          share: config.BUDGET_SHARE,
+          // The webhook path spends its own share from its own ledger; the poll keeps the rest.
+          share: pollShareBeside(config.BUDGET_SHARE, config.WEBHOOK_BUDGET_SHARE),
           reserve: config.RESERVE_REQUESTS,
           defaultLimit: config.RATE_LIMIT_DEFAULT,
         },

@@ -212,7 +212,7 @@ const EvseHistoryEntry = {
       type: "string",
       description: "The published event's id (null for a decommission).",
     }),
-    observedBy: { enum: ["poll", "executor"] },
+    observedBy: { enum: ["poll", "webhook", "executor"] },
     changes: {
       type: "array",
       items: {

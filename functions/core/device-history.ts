@@ -32,8 +32,8 @@ export interface HistoryEntry {
   type: HistoryType;
   /** The published event's id; null for a decommission (the executor published its own events). */
   eventId: string | null;
-  /** Which path saw the change: the poll's sweep, or the decommission executor. */
-  observedBy: "poll" | "executor";
+  /** Which path saw the change: the poll's sweep, a webhook's refresh, or the executor. */
+  observedBy: ChangeEvent["observedBy"] | "executor";
   changes: Array<{ field: string; previous: unknown; current: unknown }>;
   state: HistoryState;
 }
@@ -206,7 +206,7 @@ function historyOf(event: ChangeEvent): HistoryRecord {
     at: event.detectedAt,
     type: event.type,
     eventId: event.eventId,
-    observedBy: "poll",
+    observedBy: event.observedBy,
     changes,
   };
 }

@@ -47,6 +47,13 @@ export type ChangeType =
   | "EVSE Connectivity Changed"
   | "EVSE Removed";
 
+/**
+ * Which path saw a change first: the scheduled sweep, or a webhook's refresh of one device.
+ * Carried by the event for operators and lead-time metrics, never part of its id: both paths
+ * derive the same id for the same change, so consumers see one change once.
+ */
+export type ObservedBy = "poll" | "webhook";
+
 export interface FieldChange {
   field: StatusField;
   previous: unknown;
@@ -64,6 +71,7 @@ export interface ChangeEvent {
   changedFields?: FieldChange[];
   sampledAt: string | null;
   detectedAt: string;
+  observedBy: ObservedBy;
 }
 
 export interface DetectionSettings {
@@ -95,19 +103,21 @@ export function connectivityAt(sampledAt: string | null, now: number, stalenessM
  * 4. Connectivity is re-evaluated against `now` even when no new sample arrived.
  * 5. A real change bumps the version once and yields one event per change type.
  * 6. No change: a heartbeat write when `lastSeenAt` is older than the heartbeat interval.
+ * `observedBy` only labels the events (the poll unless the webhook path says otherwise).
  */
 export function detectChange(
   previous: DeviceState | undefined,
   observed: Evse,
   now: number,
   settings: DetectionSettings,
+  observedBy: ObservedBy = "poll",
 ): Detection {
   const nowIso = new Date(now).toISOString();
   if (previous === undefined || previous.lifecycle !== "active") {
     const current = discoveredState(previous, observed, now, nowIso, settings);
     return {
       next: current,
-      events: [changeEvent("EVSE Discovered", previous ?? null, current, nowIso)],
+      events: [changeEvent("EVSE Discovered", previous ?? null, current, nowIso, observedBy)],
       write: "change",
     };
   }
@@ -153,15 +163,17 @@ export function detectChange(
   };
   const events: ChangeEvent[] = [];
   if (changedFields.length > 0) {
-    events.push(changeEvent("EVSE Status Changed", previous, next, nowIso, changedFields));
+    events.push(
+      changeEvent("EVSE Status Changed", previous, next, nowIso, observedBy, changedFields),
+    );
   }
   if (connectivityChanged) {
-    events.push(changeEvent("EVSE Connectivity Changed", previous, next, nowIso));
+    events.push(changeEvent("EVSE Connectivity Changed", previous, next, nowIso, observedBy));
   }
   return { next, events, write: "change" };
 }
 
-/** A device a complete sweep did not list: marked removed, with one `EVSE Removed`. */
+/** A device a complete sweep did not list (only the poll removes): one `EVSE Removed`. */
 export function detectRemoval(previous: DeviceState, now: number): Detection {
   const nowIso = new Date(now).toISOString();
   const next: DeviceState = {
@@ -171,7 +183,11 @@ export function detectRemoval(previous: DeviceState, now: number): Detection {
     lastSeenAt: nowIso,
     version: previous.version + 1,
   };
-  return { next, events: [changeEvent("EVSE Removed", previous, next, nowIso)], write: "change" };
+  return {
+    next,
+    events: [changeEvent("EVSE Removed", previous, next, nowIso, "poll")],
+    write: "change",
+  };
 }
 
 function discoveredState(
@@ -223,6 +239,7 @@ function changeEvent(
   previous: DeviceState | null,
   current: DeviceState,
   detectedAt: string,
+  observedBy: ObservedBy,
   changedFields?: FieldChange[],
 ): ChangeEvent {
   return {
@@ -235,6 +252,7 @@ function changeEvent(
     ...(changedFields ? { changedFields } : {}),
     sampledAt: current.sampledAt,
     detectedAt,
+    observedBy,
   };
 }
 
@@ -243,7 +261,8 @@ function changeEvent(
  * (status fields for a status change, the connectivity for a connectivity change). A run that
  * dies after publishing derives the same id for the same change, even if the device reported
  * new samples meanwhile; if its status changed again, the new change gets a new id instead of
- * hiding behind the old one.
+ * hiding behind the old one. Not the path that observed it, nor the detection time: the poll
+ * and the webhook path seeing the same change derive the same id.
  */
 function eventIdFor(type: ChangeType, state: DeviceState): string {
   const content =

@@ -39,6 +39,10 @@ const common = {
   current: DeviceStateSchema,
   sampledAt: isoTime.nullable(),
   detectedAt: isoTime,
+  observedBy: z.enum(["poll", "webhook"]).meta({
+    description:
+      "Which path saw the change first: the scheduled poll, or a webhook's refresh of the device. Not part of the event id.",
+  }),
 };
 
 const FieldChangeSchema = z.object({

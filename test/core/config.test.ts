@@ -38,3 +38,15 @@ describe("the poll's configuration", () => {
     expect(load).toThrow(/BUDGET_SHARE/);
   });
 });
+
+describe("the webhook share in the poll's configuration", () => {
+  it("gives the poll all of BUDGET_SHARE unless a webhook share is set, and refuses one that leaves none", () => {
+    expect(loadPollEnvironment(valid).WEBHOOK_BUDGET_SHARE).toBe(0);
+    expect(loadPollEnvironment({ ...valid, WEBHOOK_BUDGET_SHARE: "0.1" })).toMatchObject({
+      BUDGET_SHARE: 0.8,
+      WEBHOOK_BUDGET_SHARE: 0.1,
+    });
+    const load = () => loadPollEnvironment({ ...valid, WEBHOOK_BUDGET_SHARE: "0.8" });
+    expect(load).toThrow(/WEBHOOK_BUDGET_SHARE must be less than BUDGET_SHARE \(0.8\)/);
+  });
+});

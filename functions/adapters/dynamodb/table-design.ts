@@ -15,6 +15,8 @@
  * | device history entry | `HIST#<evseId>` | `<detectedAt>#<eventId>` (newest last); TTL `expiresAt` |
  * | availability rollup | `AVAIL#<YYYY-MM>` | EVSE id (one per device and UTC month); TTL `expiresAt` |
  * | fleet snapshot      | `FLEET`     | `SNAPSHOT` (the latest complete sweep's) |
+ * | webhook claim       | `WEBHOOK#<svix-id>` | `CLAIM` (dedupe, with states); TTL `expiresAt` (7 days) |
+ * | webhook ledger      | `WEBHOOK_LEDGER` | `SPENT` (the webhook path's request times, last hour) |
  *
  * gsi2, the offline index, is sparse: only an active device item that is offline carries its
  * keys (`gsi2pk` `OFFLINE`, `gsi2sk` `<sampledAt>#<evseId>`), so the silent chargers are one
@@ -52,6 +54,10 @@ export const ROLLUP_PREFIX = "AVAIL#";
 export const FLEET_PARTITION = "FLEET";
 export const SNAPSHOT_SORT_KEY = "SNAPSHOT";
 export const OFFLINE_INDEX_PARTITION = "OFFLINE";
+export const WEBHOOK_CLAIM_PREFIX = "WEBHOOK#";
+export const WEBHOOK_CLAIM_SORT_KEY = "CLAIM";
+export const WEBHOOK_LEDGER_PARTITION = "WEBHOOK_LEDGER";
+export const WEBHOOK_LEDGER_SORT_KEY = "SPENT";
 /**
  * What gsi2 keeps of a device besides its keys: attributes that change only with a change
  * event, so a heartbeat write of an offline device does not rewrite the index.
@@ -118,6 +124,19 @@ export const ITEM_ACCESS = {
     [REQUEST_PARTITION]: ["GetItem", "UpdateItem"],
     [`${OPEN_GUARD_PREFIX}*`]: ["DeleteItem"],
     [CONTROL_PARTITION]: ["GetItem"],
+  },
+  /**
+   * The webhook worker: its own claims and ledger (read, conditional put), and, deliberately,
+   * the poll's device write and fleet-health records for the one device a webhook names: read
+   * the device, write a new version (conditional on the old), put its history entries, append
+   * to its rollup. Never a range read, the lease, the poll's ledger, the snapshot or a request.
+   */
+  webhookWorker: {
+    [`${WEBHOOK_CLAIM_PREFIX}*`]: ["GetItem", "PutItem"],
+    [WEBHOOK_LEDGER_PARTITION]: ["GetItem", "PutItem"],
+    [DEVICE_PARTITION]: ["GetItem", "PutItem"],
+    [`${HISTORY_PREFIX}*`]: ["PutItem"],
+    [`${ROLLUP_PREFIX}*`]: ["UpdateItem"],
   },
   /** The reconciler and the dead-letter function: the same as the executor, no device. */
   reconciler: {

@@ -1,0 +1,136 @@
+/**
+ * The webhook share under random storms: spends of random cost at random times, each sending
+ * some of what it reserved (the rest given back), some racing a rival worker that writes the
+ * ledger between their read and their conditional write. Whatever the interleaving, no sliding
+ * hour holds more requests sent than the share, and a spend is refused only when it would not fit.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  busiestWindow,
+  emptyLedger,
+  HOUR_MS,
+  planSpend,
+  pollShareBeside,
+  type WebhookLedger,
+  webhookShareOf,
+} from "../../functions/core/webhooks/budget.js";
+import type { WebhookLedgerStore } from "../../functions/core/webhooks/ports.js";
+import { refundToLedger, spendFromLedger } from "../../functions/core/webhooks/spend.js";
+
+const MARGIN_MS = 10_000;
+
+/** A ledger with DynamoDB's conditional-put semantics; `beforeWrite` lets a rival in first. */
+class RacyLedger implements WebhookLedgerStore {
+  state: WebhookLedger = emptyLedger;
+  beforeWrite: (() => void) | undefined;
+  async read() {
+    return this.state;
+  }
+  async write(next: WebhookLedger, expectedRevision: number) {
+    const rival = this.beforeWrite;
+    this.beforeWrite = undefined;
+    rival?.();
+    if (this.state.revision !== expectedRevision) return false;
+    this.state = next;
+    return true;
+  }
+}
+
+const step = fc.record({
+  advanceMs: fc.oneof(fc.integer({ min: 0, max: 5_000 }), fc.integer({ min: 0, max: 20 * 60_000 })),
+  cost: fc.integer({ min: 1, max: 4 }),
+  sentShare: fc.double({ min: 0, max: 1, noNaN: true }),
+  sendDelayMs: fc.integer({ min: 0, max: MARGIN_MS }),
+  rival: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }),
+});
+
+describe("the webhook share of the hourly budget", () => {
+  it("splits the poll's share: the poll keeps what the webhook path does not get", () => {
+    const settings = { webhookShare: 0.1, defaultLimit: 1000, sendMarginMs: MARGIN_MS };
+    expect(webhookShareOf(settings, null)).toBe(100);
+    expect(webhookShareOf(settings, 5000)).toBe(500);
+    expect(pollShareBeside(0.8, 0.1)).toBeCloseTo(0.7);
+  });
+
+  it("never lets a sliding hour hold more requests sent than the share, however spends race", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 4, max: 40 }),
+        fc.array(step, { minLength: 1, maxLength: 120 }),
+        async (share, steps) => {
+          const ledger = new RacyLedger();
+          const sent: number[] = [];
+          let now = Date.parse("2026-03-02T08:00:00Z");
+          for (const s of steps) {
+            now += s.advanceMs;
+            if (s.rival !== undefined) {
+              const rivalCost = s.rival;
+              ledger.beforeWrite = () => {
+                const plan = planSpend(ledger.state, now, rivalCost, share, {
+                  sendMarginMs: MARGIN_MS,
+                });
+                if (!plan.ok) return;
+                ledger.state = plan.next;
+                for (let i = 0; i < rivalCost; i += 1) sent.push(now + s.sendDelayMs);
+              };
+            }
+            const windowBefore = ledger.state.spentAt.filter(
+              (t) => t > now - HOUR_MS - MARGIN_MS,
+            ).length;
+            const result = await spendFromLedger(ledger, {
+              now,
+              cost: s.cost,
+              share,
+              sendMarginMs: MARGIN_MS,
+            });
+            if (!result.spent) {
+              // Refused only when it would not have fitted (a rival may have filled it).
+              expect(result.inWindow + s.cost).toBeGreaterThan(share);
+              expect(Math.max(result.inWindow, windowBefore) + s.cost).toBeGreaterThan(share);
+              continue;
+            }
+            const used = Math.round(s.sentShare * s.cost);
+            for (let i = 0; i < used; i += 1) sent.push(result.at + s.sendDelayMs);
+            await refundToLedger(ledger, result.at, s.cost - used);
+          }
+          expect(busiestWindow(sent, HOUR_MS)).toBeLessThanOrEqual(share);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("refuses past the share and admits again once the oldest spend leaves the window", () => {
+    const at = Date.parse("2026-03-02T08:00:00Z");
+    const settings = { sendMarginMs: MARGIN_MS };
+    let ledger = emptyLedger;
+    for (let i = 0; i < 3; i += 1) {
+      const plan = planSpend(ledger, at + i * 60_000, 1, 3, settings);
+      if (!plan.ok) throw new Error("within the share");
+      ledger = plan.next;
+    }
+    expect(planSpend(ledger, at + HOUR_MS, 1, 3, settings)).toEqual({ ok: false, inWindow: 3 });
+    const later = planSpend(ledger, at + HOUR_MS + MARGIN_MS + 1, 1, 3, settings);
+    expect(later.ok && later.next.spentAt).toEqual([
+      at + 60_000,
+      at + 120_000,
+      at + HOUR_MS + MARGIN_MS + 1,
+    ]);
+  });
+
+  it("records a clock that lags the newest spend at that spend's time, never earlier", () => {
+    const at = Date.parse("2026-03-02T08:00:00Z");
+    const first = planSpend(emptyLedger, at, 1, 5, { sendMarginMs: 0 });
+    if (!first.ok) throw new Error("within the share");
+    const lagging = planSpend(first.next, at - 2_000, 1, 5, { sendMarginMs: 0 });
+    expect(lagging.ok && lagging.next.spentAt).toEqual([at, at]);
+  });
+
+  it("measures the busiest sliding hour", () => {
+    const t = Date.parse("2026-03-02T08:00:00Z");
+    expect(busiestWindow([])).toBe(0);
+    expect(busiestWindow([t, t + HOUR_MS - 1, t + HOUR_MS])).toBe(2);
+    expect(busiestWindow([t + 5, t, t + 10, t + 2 * HOUR_MS])).toBe(3);
+  });
+});
