@@ -108,9 +108,15 @@ export interface DeviceStore {
   get(evseId: string): Promise<DeviceState | undefined>;
   /**
    * Writes `state` only if the stored version is still `expectedVersion` (absent for a device
-   * never stored). "conflict" means another writer got there first: re-read, never overwrite.
+   * never stored) and, when given, its `lastSeenAt` still `expectedLastSeenAt` (the webhook path
+   * gives it: the poll's heartbeats move a newer sample in without a new version). "conflict"
+   * means another writer got there first: re-read, never overwrite.
    */
-  put(state: DeviceState, expectedVersion: number | undefined): Promise<"written" | "conflict">;
+  put(
+    state: DeviceState,
+    expectedVersion: number | undefined,
+    expectedLastSeenAt?: string,
+  ): Promise<"written" | "conflict">;
 }
 
 /**

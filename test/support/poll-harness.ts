@@ -136,7 +136,7 @@ export function storeWith(store: DeviceStore, overrides: Partial<DeviceStore>): 
     readRange: (range) => store.readRange(range),
     readAfter: (afterId, limit) => store.readAfter(afterId, limit),
     get: (id) => store.get(id),
-    put: (state, expected) => store.put(state, expected),
+    put: (state, expected, seen) => store.put(state, expected, seen),
     ...overrides,
   };
 }

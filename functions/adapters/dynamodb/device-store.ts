@@ -84,7 +84,7 @@ export class DynamoDeviceStore implements DeviceStore, DeviceCompletion {
     return Item ? deviceStateOf(Item) : undefined;
   }
 
-  async put(state: DeviceState, expectedVersion: number | undefined) {
+  async put(state: DeviceState, expectedVersion: number | undefined, expectedLastSeenAt?: string) {
     try {
       await this.db.send(
         new PutCommand({
@@ -92,10 +92,18 @@ export class DynamoDeviceStore implements DeviceStore, DeviceCompletion {
           Item: { pk: DEVICE_PARTITION, sk: state.evseId, ...state, ...offlineIndexKeys(state) },
           ...(expectedVersion === undefined
             ? { ConditionExpression: "attribute_not_exists(pk)" }
-            : {
-                ConditionExpression: "version = :expected",
-                ExpressionAttributeValues: { ":expected": expectedVersion },
-              }),
+            : expectedLastSeenAt === undefined
+              ? {
+                  ConditionExpression: "version = :expected",
+                  ExpressionAttributeValues: { ":expected": expectedVersion },
+                }
+              : {
+                  ConditionExpression: "version = :expected AND lastSeenAt = :seen",
+                  ExpressionAttributeValues: {
+                    ":expected": expectedVersion,
+                    ":seen": expectedLastSeenAt,
+                  },
+                }),
         }),
       );
       return "written" as const;
