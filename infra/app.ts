@@ -54,6 +54,7 @@ export function buildApp(
     writeSecret: stateful.writeSecret,
     alarmTopic: stateful.alarmTopic,
     approvalKey: stateful.approvalKey,
+    webhookSecret: stateful.webhookSecret,
   });
 
   Tags.of(app).add("project", "evse-ops");

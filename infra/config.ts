@@ -370,6 +370,36 @@ const fleetHealthSchema = z.strictObject({
 });
 export type FleetHealthSettings = z.output<typeof fleetHealthSchema>;
 
+const webhooksSchema = z.strictObject({
+  /**
+   * The webhook path's share of ev.energy's hourly rate limit, taken out of poll.budgetShare:
+   * the poll keeps the difference (README: Sweep period and the rate limit).
+   */
+  budgetShare: z
+    .number({ error: (issue) => `${missing(issue.input)}expected a number above 0 and below 1` })
+    .gt(0, { error: "expected a number above 0 and below 1" })
+    .lt(1, { error: "expected a number above 0 and below 1" })
+    .default(0.1),
+  /** The webhook API's steady request rate (stage and method throttling). */
+  throttleRatePerSecond: wholeNumber(1).default(20),
+  throttleBurst: wholeNumber(1).default(40),
+  /** The receiver's reserved concurrency: a flood cannot take the poll's or executor's. */
+  receiverConcurrency: wholeNumber(1, 100).default(5),
+  /** The worker's most concurrent batches (SQS event source maximum concurrency, ≥ 2). */
+  workerMaxConcurrency: wholeNumber(2, 100).default(2),
+  /** Bodies larger than this get 413. */
+  maxBodyBytes: wholeNumber(1024, 1_048_576).default(65_536),
+  /** How long the receiver reuses the signing secrets: a rotation takes effect within it. */
+  secretCacheSeconds: wholeNumber(0, 3600).default(60),
+  /** The one retry when a refreshed sample predates the sub-session. */
+  retryDelaySeconds: wholeNumber(1, 900).default(60),
+  /** Receives before a webhook message is dead-lettered. */
+  maxReceiveCount: wholeNumber(2, 100).default(5),
+  /** Alarm when no webhook verified for this long while the poll saw charging start. */
+  silenceAlarmMinutes: wholeNumber(10, 1440).default(60),
+});
+export type WebhookSettings = z.output<typeof webhooksSchema>;
+
 const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/;
 
 /** Where alarms go: a topic this app creates, or an existing one. */
@@ -419,6 +449,7 @@ const stageSchema = z
     decommission: decommissionSchema.prefault({}),
     monitoring: monitoringSchema.prefault({}),
     fleetHealth: fleetHealthSchema.prefault({}),
+    webhooks: webhooksSchema.prefault({}),
     /** No default: how long logs are kept is a per-stage decision. */
     logRetentionDays,
     /** No default: a stage must say whether its data outlives the stack. */
@@ -462,6 +493,13 @@ const stageSchema = z
         code: "custom",
         path: ["decommission", "reconciler", "staleMinutes"],
         message: `expected more than the execution queue's visibility timeout (${EXECUTION_VISIBILITY_TIMEOUT_SECONDS} s)`,
+      });
+    }
+    if (stage.webhooks.budgetShare >= stage.poll.budgetShare) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["webhooks", "budgetShare"],
+        message: `expected less than poll.budgetShare (${stage.poll.budgetShare}): the poll keeps the difference`,
       });
     }
     if (stage.monitoring.rateLimitRemainingThreshold >= stage.poll.rateLimitDefault) {

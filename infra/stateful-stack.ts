@@ -10,6 +10,7 @@ import { AlarmTopic } from "./constructs/alarm-topic.js";
 import { ApprovalKey } from "./constructs/approval-key.js";
 import { EvEnergySecrets } from "./constructs/evenergy-secrets.js";
 import { StateTable } from "./constructs/state-table.js";
+import { WebhookSigningSecret } from "./constructs/webhook-signing-secret.js";
 
 /** What the stateless stack receives from the stateful one. */
 export interface StatefulResources {
@@ -23,6 +24,8 @@ export interface StatefulResources {
   readonly alarmTopic: ITopic;
   /** The HMAC key decommission approvals are signed with (API) and verified with (executor). */
   readonly approvalKey: IKey;
+  /** ev.energy's webhook signing secret: only the webhook receiver reads it. */
+  readonly webhookSecret: ISecret;
 }
 
 export interface StatefulStackProps extends StackProps {
@@ -48,6 +51,7 @@ export class StatefulStack extends Stack implements StatefulResources {
   readonly writeSecret: ISecret;
   readonly alarmTopic: ITopic;
   readonly approvalKey: IKey;
+  readonly webhookSecret: ISecret;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     super(scope, id, props);
@@ -91,6 +95,16 @@ export class StatefulStack extends Stack implements StatefulResources {
       removalPolicy: config.removalPolicy,
     }).key;
 
+    this.webhookSecret = new WebhookSigningSecret(this, "WebhookSigningSecret", {
+      stage: config.stage,
+      removalPolicy: config.removalPolicy,
+    }).secret;
+
+    new CfnOutput(this, "WebhookSigningSecretArn", {
+      description:
+        'Put ev.energy\'s webhook signing secret here as {"current":"whsec_..."} (README: Register the webhook endpoint)',
+      value: this.webhookSecret.secretArn,
+    });
     new CfnOutput(this, "ReadSecretArn", {
       description: "Put the evse:read ev.energy credentials here",
       value: this.readSecret.secretArn,

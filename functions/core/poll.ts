@@ -83,6 +83,11 @@ export interface PollSummary {
   changes: number;
   changesByType: Record<ChangeType, number>;
   eventsPublished: number;
+  /**
+   * Status changes this run published with charging starting (isCharging to true): changes
+   * the webhook path should have seen first; the webhook-silence alarm compares them.
+   */
+  chargingStarts: number;
   publishFailures: number;
   writes: number;
   heartbeats: number;
@@ -165,6 +170,7 @@ class PollRun {
         "EVSE Removed": 0,
       },
       eventsPublished: 0,
+      chargingStarts: 0,
       publishFailures: 0,
       writes: 0,
       heartbeats: 0,
@@ -509,6 +515,7 @@ class PollRun {
       this.summary.eventsPublished += 1;
       this.summary.changes += 1;
       this.summary.changesByType[event.type] += 1;
+      if (startsCharging(event)) this.summary.chargingStarts += 1;
     }
     return published;
   }
@@ -618,6 +625,14 @@ class PollRun {
     }
     return this.summary;
   }
+}
+
+function startsCharging(event: ChangeEvent): boolean {
+  return (
+    event.changedFields?.some(
+      (change) => change.field === "isCharging" && change.current === true,
+    ) ?? false
+  );
 }
 
 /** A removal applies only to a device still active; one already gone needs nothing. */

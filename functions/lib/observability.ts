@@ -41,6 +41,7 @@ export function recordPollMetrics(target: MetricSink, summary: PollSummary): voi
   );
   target.addMetric("Removed", MetricUnit.Count, summary.changesByType["EVSE Removed"]);
   target.addMetric("DeviceWrites", MetricUnit.Count, summary.writes);
+  target.addMetric("PollChargingStarts", MetricUnit.Count, summary.chargingStarts);
   target.addMetric("PublishFailures", MetricUnit.Count, summary.publishFailures);
   target.addMetric("SweepsCompleted", MetricUnit.Count, summary.sweepComplete ? 1 : 0);
   // The poll switch (1 while paused), for the dashboard; and what `poll-no-complete-sweep`

@@ -684,7 +684,7 @@ interface FunctionOptions {
 }
 
 /** One JSON object per request: who called what, the outcome, and why it failed. */
-const ACCESS_LOG_FIELDS = {
+export const ACCESS_LOG_FIELDS = {
   requestId: "$context.requestId",
   extendedRequestId: "$context.extendedRequestId",
   requestTime: "$context.requestTime",
@@ -705,7 +705,12 @@ const ACCESS_LOG_FIELDS = {
   integrationError: "$context.integration.error",
 };
 
-function problemTemplate(type: ResponseType, status: number, slug: string, title: string): string {
+export function problemTemplate(
+  type: ResponseType,
+  status: number,
+  slug: string,
+  title: string,
+): string {
   // `$context.error.messageString` is the message already quoted as a JSON string; a request
   // body that failed validation says why in `validationErrorString`.
   const detail =

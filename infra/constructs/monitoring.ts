@@ -23,6 +23,7 @@ import { Construct } from "constructs";
 import type { MonitoringSettings } from "../config.js";
 import { type LambdaFunction, METRICS_NAMESPACE } from "./lambda-function.js";
 import type { Poller } from "./poller.js";
+import { type WebhookMonitoringTargets, webhookWidgets } from "./webhook-monitoring.js";
 
 /** A function to chart, with alarms on its errors and throttles. */
 export interface MonitoredFunction {
@@ -87,6 +88,11 @@ export interface MonitoringProps {
   readonly tableIndexes: readonly string[];
   readonly poller: Poller;
   readonly decommission?: DecommissionMonitoringTargets;
+  /** The webhook path: its functions, queues, charts and the silent-endpoint alarm. */
+  readonly webhooks?: WebhookMonitoringTargets & {
+    readonly functions: readonly MonitoredFunction[];
+    readonly deadLetterQueues: readonly MonitoredQueue[];
+  };
 }
 
 const TABLE_THROTTLE_METRICS = ["ReadThrottleEvents", "WriteThrottleEvents"] as const;
@@ -119,6 +125,9 @@ export class Monitoring extends Construct {
       ...this.fleetSection(props),
       this.tableSection(props),
       ...(props.decommission ? this.decommissionSection(props.decommission, props.settings) : []),
+      ...(props.webhooks
+        ? webhookWidgets(props.webhooks, (slug, options) => this.alarm(slug, options))
+        : []),
     ];
     const functions: MonitoredFunction[] = [
       // One run per period: a failed run is one error.
@@ -129,6 +138,7 @@ export class Monitoring extends Construct {
         alarmPeriod: this.pollPeriod,
       },
       ...(props.decommission?.functions ?? []),
+      ...(props.webhooks?.functions ?? []),
     ];
     const queues: MonitoredQueue[] = [
       { slug: "poll-failures", title: "Poll on-failure", queue: props.poller.failureQueue },
@@ -138,6 +148,7 @@ export class Monitoring extends Construct {
         queue: props.poller.scheduleDeadLetterQueue,
       },
       ...(props.decommission?.deadLetterQueues ?? []),
+      ...(props.webhooks?.deadLetterQueues ?? []),
     ];
     sections.push(this.functionsSection(functions), [this.deadLetterSection(queues)]);
 

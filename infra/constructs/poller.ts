@@ -27,6 +27,8 @@ export interface PollerProps {
   readonly bus: IEventBus;
   /** The evse:read credential; the poller is never given the write one. */
   readonly readSecret: ISecret;
+  /** The webhook path's share of the rate limit, out of `poll.budgetShare`; default none. */
+  readonly webhookBudgetShare?: number;
 }
 
 /**
@@ -85,6 +87,7 @@ export class Poller extends Construct {
         CHARGE_RATE_THRESHOLD_WATTS: String(poll.chargeRateThresholdWatts),
         HEARTBEAT_MINUTES: String(poll.heartbeatMinutes),
         BUDGET_SHARE: String(poll.budgetShare),
+        WEBHOOK_BUDGET_SHARE: String(props.webhookBudgetShare ?? 0),
         RESERVE_REQUESTS: String(poll.reserveRequests),
         RATE_LIMIT_DEFAULT: String(poll.rateLimitDefault),
         SCHEDULE_MINUTES: String(poll.scheduleMinutes),

@@ -63,9 +63,19 @@ function approverRole(stage: SynthesisedStage): IConstruct {
   return role;
 }
 
+/**
+ * The resources of `type` that belong to the decommission API (the stateless stack also holds
+ * the webhook API, whose resources test/infra/webhooks.test.ts checks).
+ */
 function resources(stage: SynthesisedStage, type: string): JsonObject[] {
   const found: Record<string, Json> = stage.statelessTemplate.findResources(type);
-  return Object.values(found).filter(isObject);
+  const api = { Ref: logicalId(stage.stateless.decommission.api) };
+  return Object.values(found)
+    .filter(isObject)
+    .filter((resource) => {
+      const restApiId = properties(resource).RestApiId;
+      return restApiId === undefined || JSON.stringify(restApiId) === JSON.stringify(api);
+    });
 }
 
 describe("decommission API", () => {

@@ -101,14 +101,23 @@ describe("least privilege and safe defaults", () => {
       executor: logicalId(decommission.executorFunction.role),
       reconciler: logicalId(decommission.reconcilerFunction.role),
       deadLetters: logicalId(decommission.deadLetterFunction.role),
+      webhookReceiver: logicalId(stage.stateless.webhooks.receiverFunction.role),
+      webhookWorker: logicalId(stage.stateless.webhooks.workerFunction.role),
     };
   }
 
   describe("secrets", () => {
-    it("only the poll function reads the read-scoped secret", () => {
+    it("only the poll function and the webhook worker read the read-scoped secret", () => {
       for (const stage of stages()) {
         const secret = { Ref: logicalId(stage.stateful.readSecret) };
-        expect(readersOf(stage, secret)).toEqual([roles(stage).poll]);
+        expect(readersOf(stage, secret)).toEqual([roles(stage).poll, roles(stage).webhookWorker]);
+      }
+    });
+
+    it("only the webhook receiver reads the webhook signing secret", () => {
+      for (const stage of stages()) {
+        const secret = { Ref: logicalId(stage.stateful.webhookSecret) };
+        expect(readersOf(stage, secret)).toEqual([roles(stage).webhookReceiver]);
       }
     });
 
@@ -220,6 +229,16 @@ describe("least privilege and safe defaults", () => {
           ],
           reconciler: [...settling, listByStatus],
           deadLetters: settling,
+          // The receiver verifies and queues: no item at all.
+          webhookReceiver: [],
+          // Its claims and ledger, and deliberately the poll's write of the one device a
+          // webhook names with its history entries and rollup; never a range read, the lease,
+          // the poll's ledger, the snapshot or a request.
+          webhookWorker: [
+            on(["GetItem", "PutItem"], "StringLike", ["WEBHOOK#*", "WEBHOOK_LEDGER", "EVSE"]),
+            on(["PutItem"], "StringLike", ["HIST#*"]),
+            on(["UpdateItem"], "StringLike", ["AVAIL#*"]),
+          ],
         });
       }
     });
@@ -362,13 +381,21 @@ describe("least privilege and safe defaults", () => {
   });
 
   describe("the decommission API", () => {
-    it("requires AWS_IAM on every method", () => {
+    it("requires AWS_IAM on every method; the stack's only other method is the webhook POST", () => {
       for (const stage of stages()) {
         const methods = resourcesOf(stage.statelessTemplate, "AWS::ApiGateway::Method");
-        expect(methods.length).toBeGreaterThan(0);
-        for (const [id, method] of methods) {
+        const decommissionApi = { Ref: logicalId(stage.stateless.decommission.api) };
+        const webhookApi = { Ref: logicalId(stage.stateless.webhooks.api) };
+        const ofApi = (api: Json) =>
+          methods.filter(([, method]) => isDeepEqual(properties(method).RestApiId, api));
+        expect(ofApi(decommissionApi).length).toBeGreaterThan(0);
+        for (const [id, method] of ofApi(decommissionApi)) {
           expect(properties(method).AuthorizationType, id).toBe("AWS_IAM");
         }
+        // ev.energy cannot sign with AWS credentials: its one method checks Svix signatures.
+        const webhookMethods = ofApi(webhookApi);
+        expect(webhookMethods.map(([, method]) => properties(method).HttpMethod)).toEqual(["POST"]);
+        expect(ofApi(decommissionApi).length + webhookMethods.length).toBe(methods.length);
       }
     });
 
@@ -747,3 +774,7 @@ describe("least privilege and safe defaults", () => {
     });
   });
 });
+
+function isDeepEqual(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}

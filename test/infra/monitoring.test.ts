@@ -69,7 +69,7 @@ describe("monitoring", () => {
   });
 
   describe("alarms", () => {
-    it("cover the poll, the decommission path, their queues and the table, named after the stage", () => {
+    it("cover the poll, the decommission path, the webhooks, their queues and the table, named after the stage", () => {
       expect([...alarmsByName(dev).keys()].sort()).toEqual(
         [
           "poll-errors",
@@ -98,6 +98,12 @@ describe("monitoring", () => {
           "decommission-integrity-violation",
           "decommission-dead-lettered",
           "decommission-paused",
+          "webhook-receiver-errors",
+          "webhook-receiver-throttles",
+          "webhook-worker-errors",
+          "webhook-worker-throttles",
+          "webhook-dlq",
+          "webhooks-silent",
         ]
           .map((slug) => `evse-ops-dev-${slug}`)
           .sort(),

@@ -111,6 +111,17 @@ describe("cdk-nag (AwsSolutions and Serverless packs)", () => {
         "evse-ops-dev-stateless/Decommission/Reconciler/ScheduleRole AwsSolutions-IAM5[Resource::<DecommissionReconcilerFunctionE81DA268.Arn>:*]",
         "evse-ops-dev-stateless/Decommission/ReconcilerFunction/Function Serverless-LambdaDLQ",
         "evse-ops-dev-stateless/Decommission/ReconcilerFunction/Role AwsSolutions-IAM5[Resource::*]",
+        "evse-ops-dev-stateful/WebhookSigningSecret/Secret AwsSolutions-SMG4",
+        "evse-ops-dev-stateless/Webhooks/Api AwsSolutions-APIG2",
+        "evse-ops-dev-stateless/Webhooks/Api AwsSolutions-APIG3",
+        "evse-ops-dev-stateless/Webhooks/Api AwsSolutions-APIG4",
+        "evse-ops-dev-stateless/Webhooks/Api AwsSolutions-COG4",
+        "evse-ops-dev-stateless/Webhooks/DeadLetterQueue Serverless-SQSRedrivePolicy",
+        "evse-ops-dev-stateless/Webhooks/ReceiverFunction/Function Serverless-LambdaDLQ",
+        "evse-ops-dev-stateless/Webhooks/ReceiverFunction/Role AwsSolutions-IAM5[Resource::*]",
+        "evse-ops-dev-stateless/Webhooks/WorkerFunction/Function Serverless-LambdaDLQ",
+        "evse-ops-dev-stateless/Webhooks/WorkerFunction/Function Serverless-LambdaEventSourceMappingDestination",
+        "evse-ops-dev-stateless/Webhooks/WorkerFunction/Role AwsSolutions-IAM5[Resource::*]",
       ].sort(),
     );
   });

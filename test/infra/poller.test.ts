@@ -98,6 +98,8 @@ describe("poller", () => {
         CHARGE_RATE_THRESHOLD_WATTS: "500",
         HEARTBEAT_MINUTES: "60",
         BUDGET_SHARE: "0.8",
+        // The webhook path's share, out of BUDGET_SHARE: the poll spends 0.7 of the limit.
+        WEBHOOK_BUDGET_SHARE: "0.1",
         RESERVE_REQUESTS: "50",
         RATE_LIMIT_DEFAULT: "1000",
         SCHEDULE_MINUTES: "5",

@@ -377,14 +377,17 @@ describe("stateful stack", () => {
 
   describe("ev.energy secrets", () => {
     it("creates a read and a write placeholder secret whose value shows the expected shape", () => {
-      dev.statefulTemplate.resourceCountIs("AWS::SecretsManager::Secret", 2);
-      dev.statefulTemplate.allResourcesProperties("AWS::SecretsManager::Secret", {
-        GenerateSecretString: Match.objectLike({
-          SecretStringTemplate: JSON.stringify({ client_id: "REPLACE_ME" }),
-          GenerateStringKey: "client_secret",
-        }),
-        Description: Match.stringLikeRegexp('\\{"client_id":"\\.\\.\\.","client_secret"'),
-      });
+      // The two ev.energy credentials, and the webhook signing secret (checked below).
+      dev.statefulTemplate.resourceCountIs("AWS::SecretsManager::Secret", 3);
+      for (const secret of [dev.stateful.readSecret, dev.stateful.writeSecret]) {
+        expect(properties(resourceOf(dev.statefulTemplate, secret))).toMatchObject({
+          GenerateSecretString: expect.objectContaining({
+            SecretStringTemplate: JSON.stringify({ client_id: "REPLACE_ME" }),
+            GenerateStringKey: "client_secret",
+          }),
+          Description: expect.stringMatching(/\{"client_id":"\.\.\.","client_secret"/),
+        });
+      }
       dev.statefulTemplate.allResources("AWS::SecretsManager::Secret", {
         DeletionPolicy: "Delete",
       });
@@ -395,7 +398,9 @@ describe("stateful stack", () => {
     });
 
     it("imports secrets by ARN or by name instead of creating them", () => {
-      imported.statefulTemplate.resourceCountIs("AWS::SecretsManager::Secret", 0);
+      // Only the webhook signing secret, which the stage always creates.
+      imported.statefulTemplate.resourceCountIs("AWS::SecretsManager::Secret", 1);
+      resourceOf(imported.statefulTemplate, imported.stateful.webhookSecret);
       expect(imported.stateful.readSecret.secretArn).toBe(READ_ARN);
       expect(imported.stateful.readSecret.secretFullArn).toBe(READ_ARN);
       expect(imported.stateful.writeSecret.secretName).toBe("evse-ops/prod/write");
@@ -436,8 +441,23 @@ describe("stateful stack", () => {
       );
     });
 
+    it("creates the webhook signing secret as a placeholder that verifies nothing", () => {
+      expect(
+        properties(resourceOf(dev.statefulTemplate, dev.stateful.webhookSecret)),
+      ).toMatchObject({
+        GenerateSecretString: expect.objectContaining({
+          SecretStringTemplate: JSON.stringify({ current: "whsec_REPLACE_ME" }),
+        }),
+      });
+      const outputs = dev.statefulTemplate.toJSON().Outputs;
+      expect(outputs.WebhookSigningSecretArn.Value).toEqual({
+        Ref: logicalId(dev.stateful.webhookSecret),
+      });
+    });
+
     it("uses the read secret for writing too when shareOneSecret is set", () => {
-      shared.statefulTemplate.resourceCountIs("AWS::SecretsManager::Secret", 1);
+      // The shared ev.energy secret and the webhook signing secret.
+      shared.statefulTemplate.resourceCountIs("AWS::SecretsManager::Secret", 2);
       expect(shared.stateful.writeSecret).toBe(shared.stateful.readSecret);
       const outputs = shared.statefulTemplate.toJSON().Outputs;
       expect(isObject(outputs)).toBe(true);

@@ -104,6 +104,7 @@ describe("the poll's metrics", () => {
       "EVSE Removed": 0,
     },
     eventsPublished: 0,
+    chargingStarts: 0,
     publishFailures: 0,
     writes: 0,
     heartbeats: 0,
@@ -132,6 +133,10 @@ describe("the poll's metrics", () => {
     expect(paused.get("PollPaused")).toBe(1);
     expect(paused.get("SweepsCompleted")).toBe(0);
     expect(paused.get("SweepsCompletedOrPaused")).toBe(1);
+  });
+
+  it("count the charging starts the poll published, for the webhook-silence alarm", async () => {
+    expect((await emitted(summary({ chargingStarts: 3 }))).get("PollChargingStarts")).toBe(3);
   });
 
   it("count a complete sweep, and nothing for a run that stopped short or failed", async () => {

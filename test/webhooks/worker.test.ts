@@ -99,10 +99,12 @@ describe("a verified webhook", () => {
     expect(h.refreshRequests()).toHaveLength(1);
     expect(newEvents()).toEqual([]);
     expect(await h.devices.get(evseId)).toMatchObject({ isCharging: false, version: 1 });
-    await h.poll();
+    const run = await h.poll();
     expect(newEvents().map((e) => [e.type, e.observedBy])).toEqual([
       ["EVSE Status Changed", "poll"],
     ]);
+    // A charging start only the poll saw: what the webhook-silence alarm counts.
+    expect(run.chargingStarts).toBe(1);
   });
 
   it("retries once, later, when the sample predates the sub-session, and only then", async () => {
