@@ -9,6 +9,7 @@ import { EvseNotFound } from "../core/decommission/errors.js";
 import type { DeviceState } from "../core/device-state.js";
 import { parseDuration } from "../core/duration.js";
 import {
+  type AvailabilityReport,
   deviceAvailability,
   type FleetReader,
   fleetAvailability,
@@ -48,6 +49,8 @@ export const AVAILABILITY_DEFINITION =
 /** Rollups are kept 13 months: the current month and the 12 before it can be reported. */
 export const REPORT_MONTHS = 13;
 const DAY_MS = 86_400_000;
+/** A response as Lambda returns it (headers, body escaped into JSON) stays under its 6 MB cap. */
+export const MAX_RESPONSE_BYTES = 5_000_000;
 const DEFAULT_AVAILABILITY_DAYS = 30;
 const JSON_HEADERS = { "Content-Type": "application/json", ...SAFE_HEADERS };
 
@@ -86,7 +89,8 @@ export function fleetRoutes(deps: FleetRouteDependencies) {
     evseHistory: async (call: FleetCall) => {
       const query = parseQuery(call.request, HistoryQuery);
       const now = deps.clock.now();
-      const to = query.to ?? now;
+      // Nothing is detected after now: a later `to` (year 9999, say) reads as now.
+      const to = Math.min(query.to ?? now, now);
       const from = query.from ?? 0;
       if (from > to) throw outOfOrder();
       const evseId = await knownDevice(deps, call.id);
@@ -97,6 +101,7 @@ export function fleetRoutes(deps: FleetRouteDependencies) {
           to: iso(to),
           limit: query.limit ?? DEFAULT_PAGE_SIZE,
           cursor: query.cursor,
+          scope: `${query.from ?? "start"}:${query.to ?? "now"}`,
         },
         now,
       );
@@ -138,62 +143,73 @@ export function fleetRoutes(deps: FleetRouteDependencies) {
       }
       const now = deps.clock.now();
       const window = reportWindow(query.month, query.tz, now);
-      const limit = query.limit ?? MAX_REPORT_ROWS;
-      const report = await fleetAvailability(
-        deps.fleet,
-        { window, limit, cursor: query.cursor, scope: `${query.month}:${query.tz ?? "UTC"}` },
-        now,
-      );
-      const next =
-        report.nextCursor === undefined
-          ? undefined
-          : `${call.basePath}/fleet/availability?${new URLSearchParams({
-              month: query.month,
-              ...(query.tz ? { tz: query.tz } : {}),
-              ...(query.limit ? { limit: String(query.limit) } : {}),
-              cursor: report.nextCursor,
-            })}`;
-      const link: Record<string, string> =
-        next === undefined ? {} : { Link: `<${next}>; rel="next"` };
-      if (csv) {
-        const rows: Cell[][] = report.rows.map((row) => [
-          row.evseId,
-          row.cpid,
-          report.window.from,
-          report.window.to,
-          row.inFleetMinutes,
-          row.onlineMinutes,
-          row.offlineMinutes,
-          row.unknownMinutes,
-          row.excludedMinutes,
-          row.availabilityPercent,
-          row.outages,
-          row.longestOutageMinutes,
-          row.stateAtEnd,
-        ]);
-        return {
-          statusCode: 200,
-          headers: {
-            "Content-Type": "text/csv; charset=utf-8; header=present",
-            ...SAFE_HEADERS,
-            ...link,
+      const scope = `${query.month}:${query.tz ?? "UTC"}`;
+      const render = (report: AvailabilityReport): APIGatewayProxyResult => {
+        const next =
+          report.nextCursor === undefined
+            ? undefined
+            : `${call.basePath}/fleet/availability?${new URLSearchParams({
+                month: query.month,
+                ...(query.tz ? { tz: query.tz } : {}),
+                ...(query.limit ? { limit: String(query.limit) } : {}),
+                cursor: report.nextCursor,
+              })}`;
+        const link: Record<string, string> =
+          next === undefined ? {} : { Link: `<${next}>; rel="next"` };
+        if (csv) {
+          const rows: Cell[][] = report.rows.map((row) => [
+            row.evseId,
+            row.cpid,
+            report.window.from,
+            report.window.to,
+            row.inFleetMinutes,
+            row.onlineMinutes,
+            row.offlineMinutes,
+            row.unknownMinutes,
+            row.excludedMinutes,
+            row.availabilityPercent,
+            row.outages,
+            row.longestOutageMinutes,
+            row.stateAtEnd,
+          ]);
+          return {
+            statusCode: 200,
+            headers: {
+              "Content-Type": "text/csv; charset=utf-8; header=present",
+              ...SAFE_HEADERS,
+              ...link,
+            },
+            body: toCsv(CSV_COLUMNS, rows),
+          };
+        }
+        return json(
+          200,
+          {
+            month: query.month,
+            timeZone: query.tz ?? "UTC",
+            window: report.window,
+            definition: AVAILABILITY_DEFINITION,
+            rows: report.rows,
+            pageTotals: report.totals,
+            nextCursor: report.nextCursor ?? null,
           },
-          body: toCsv(CSV_COLUMNS, rows),
-        };
+          link,
+        );
+      };
+      // Pages are at most `limit` rows, and smaller when their rows are long (a cpid is any
+      // length ev.energy gives it): Lambda caps a response at 6 MB, body escaped into it.
+      let limit = query.limit ?? MAX_REPORT_ROWS;
+      for (;;) {
+        const report = await fleetAvailability(
+          deps.fleet,
+          { window, limit, cursor: query.cursor, scope },
+          now,
+        );
+        const result = render(report);
+        const size = Buffer.byteLength(JSON.stringify(result));
+        if (size <= MAX_RESPONSE_BYTES || report.rows.length <= 1) return result;
+        limit = Math.max(1, Math.floor((report.rows.length * MAX_RESPONSE_BYTES) / size / 1.1));
       }
-      return json(
-        200,
-        {
-          month: query.month,
-          timeZone: query.tz ?? "UTC",
-          window: report.window,
-          definition: AVAILABILITY_DEFINITION,
-          rows: report.rows,
-          pageTotals: report.totals,
-          nextCursor: report.nextCursor ?? null,
-        },
-        link,
-      );
     },
   };
 }
@@ -232,7 +248,7 @@ export async function silentListing(
 
 /** The window of a report month: refused before the retention or when it has not begun. */
 function reportWindow(month: string, zone: string | undefined, now: number): Window {
-  const window = monthWindow(month, zone);
+  // Both bounds before the window: a month far out (9999-12) has no window to compute.
   const oldest = addMonths(monthOf(now), -(REPORT_MONTHS - 1));
   if (month < oldest) {
     throw badRequest(
@@ -240,11 +256,14 @@ function reportWindow(month: string, zone: string | undefined, now: number): Win
       [{ pointer: "query:month", detail: `must be ${oldest} or later` }],
     );
   }
-  if (window.from > now) {
-    throw badRequest(`${month} has not begun`, [
+  const notBegun = () =>
+    badRequest(`${month} has not begun`, [
       { pointer: "query:month", detail: "must not be in the future" },
     ]);
-  }
+  // The month after UTC's may have begun in a zone ahead of UTC; none later has.
+  if (month > addMonths(monthOf(now), 1)) throw notBegun();
+  const window = monthWindow(month, zone);
+  if (window.from > now) throw notBegun();
   return window;
 }
 

@@ -247,9 +247,9 @@ export function monthsCovering(window: Window): string[] {
   return months;
 }
 
-/** Whether `zone` is an IANA time zone this runtime knows. */
+/** Whether `zone` is an IANA time zone this runtime knows (not an offset such as `+05:30`). */
 export function isTimeZone(zone: string): boolean {
-  if (zone.length === 0 || zone.length > 64) return false;
+  if (zone.length === 0 || zone.length > 64 || !/^[A-Za-z]/.test(zone)) return false;
   try {
     new Intl.DateTimeFormat("en-US", { timeZone: zone });
     return true;
@@ -285,7 +285,8 @@ function zoneOffset(zone: string, at: number): number {
 /** The instant `zone`'s wall clock reads midnight on the first of `month`. */
 function zoneMonthStart(month: string, zone: string): number {
   const wall = monthStart(month);
-  // Two rounds settle the offset across a DST change (midnights are never skipped in practice).
+  // Two rounds settle the offset across a DST change. A zone whose clocks skipped midnight itself
+  // (America/Asuncion on 2023-10-01) gets the month's start an hour early.
   let at = wall - zoneOffset(zone, wall);
   at = wall - zoneOffset(zone, at);
   return at;

@@ -116,7 +116,8 @@ export function checkRestored(
   settings: FleetAlertSettings,
 ): FleetRestoredEvent | undefined {
   const degraded = progress.degraded;
-  if (degraded === null) return undefined;
+  // Never a restored event before its degraded one made it onto the bus.
+  if (degraded === null || degraded.unpublished !== undefined) return undefined;
   const active = snapshot.devices.active;
   const margin = Math.floor(degradedThreshold(active, settings.degradedShare) / 2);
   if (snapshot.devices.offline > degraded.baselineOffline + margin) return undefined;

@@ -36,10 +36,14 @@ export type OfflineDevice = Pick<
 /** The read side of the fleet-health items; the API's role may read them and write none. */
 export interface FleetReader {
   latestSnapshot(): Promise<FleetSnapshot | undefined>;
-  /** A device's history between `from` and `to` (ISO, inclusive), newest first; expired entries never. */
+  /**
+   * A device's history between `from` and `to` (ISO, inclusive), newest first; expired entries
+   * never. `scope` ties a cursor to the query as the caller asked it (a `to` left to default to
+   * now moves between pages, and must not make page 2 refuse page 1's cursor).
+   */
   history(
     evseId: string,
-    query: { from: string; to: string; limit: number; cursor?: string | undefined },
+    query: { from: string; to: string; limit: number; cursor?: string | undefined; scope: string },
     now: number,
   ): Promise<Page<HistoryEntry>>;
   /** One device's rollups of `months` (those that exist and have not expired). */

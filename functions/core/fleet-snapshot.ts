@@ -6,6 +6,7 @@
  */
 import type { DeviceState } from "./device-state.js";
 import type { Evse } from "./evse.js";
+import type { FleetDegradedEvent } from "./fleet-alert.js";
 
 /** Counts over the devices the sweep's committed pages read. */
 export interface FleetTally {
@@ -42,8 +43,18 @@ export interface FleetProgress {
   lastRunId: string | null;
   /** The last complete sweep's counts: the base of the fleet-wide alert. */
   lastComplete: { sweepId: string; active: number; offline: number } | null;
-  /** Set while the fleet is degraded (a degraded event was published, no restored since). */
-  degraded: { sweepId: string; at: string; baselineOffline: number } | null;
+  /**
+   * Set while the fleet is degraded (no restored event since). `unpublished` holds the degraded
+   * event while publishing it has failed: each later page and sweep tries again, under the same
+   * id, so one failed publish never loses the alert (the tallies it was decided on are gone by
+   * the next sweep).
+   */
+  degraded: {
+    sweepId: string;
+    at: string;
+    baselineOffline: number;
+    unpublished?: FleetDegradedEvent;
+  } | null;
 }
 
 /** What a complete sweep saw: served at GET /fleet, kept as the latest snapshot, metrics. */

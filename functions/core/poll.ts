@@ -560,8 +560,9 @@ class PollRun {
 
   /**
    * The fleet progress with this page counted. When the count of newly offline devices crosses
-   * the threshold, the degraded event is published first and recorded only if it made it (a
-   * later page tries again, under the same id).
+   * the threshold, the degraded event is published first; the degradation is recorded either
+   * way, with the event kept as unpublished when it did not make it (each later page and sweep
+   * tries again, under the same id).
    */
   private async fleetAfterPage(
     checkpoint: SweepCheckpoint,
@@ -573,8 +574,21 @@ class PollRun {
     if (!health) return checkpoint.fleet;
     const run = { ...checkpoint, runId: this.settings.runId };
     const { progress, alert } = health.afterPage(checkpoint.fleet, run, { items, unlisted }, now);
-    if (!alert) return progress;
-    return (await this.publishFleet(alert.event)) ? alert.progress : progress;
+    if (!alert) return this.republishDegraded(progress);
+    if (await this.publishFleet(alert.event)) return alert.progress;
+    const degraded = alert.progress.degraded;
+    return degraded
+      ? { ...alert.progress, degraded: { ...degraded, unpublished: alert.event } }
+      : alert.progress;
+  }
+
+  /** Publishes a degraded event an earlier page or run could not; keeps it while that fails. */
+  private async republishDegraded<P extends SweepCheckpoint["fleet"]>(progress: P): Promise<P> {
+    const degraded = progress?.degraded;
+    if (!progress || !degraded?.unpublished) return progress;
+    if (!(await this.publishFleet(degraded.unpublished))) return progress;
+    const { unpublished: _published, ...recorded } = degraded;
+    return { ...progress, degraded: recorded };
   }
 
   /**
@@ -584,7 +598,8 @@ class PollRun {
   private async closeFleetSweep(checkpoint: SweepCheckpoint): Promise<SweepCheckpoint["fleet"]> {
     const health = this.deps.health;
     if (!health) return undefined;
-    const closing = health.closeSweep(checkpoint.fleet, checkpoint, this.deps.clock.now());
+    const fleet = await this.republishDegraded(checkpoint.fleet);
+    const closing = health.closeSweep(fleet, checkpoint, this.deps.clock.now());
     const published = closing.restored ? await this.publishFleet(closing.restored) : false;
     const { snapshot, progress } = closing.next(published);
     await health.saveSnapshot(snapshot);

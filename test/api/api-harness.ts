@@ -1,6 +1,7 @@
 import { DynamoDeviceStore } from "../../functions/adapters/dynamodb/device-store.js";
 import type { DecommissionEvent } from "../../functions/core/decommission/model.js";
 import { createDecommissionApi } from "../../functions/decommission-runtime.js";
+import type { Clock } from "../../functions/ports.js";
 import { LocalExecutionQueue } from "../../local/execution-queue.js";
 import { ManualClock, seededRandom } from "../../local/manual-clock.js";
 import { RecordingPublisher } from "../../local/recording-publisher.js";
@@ -16,6 +17,15 @@ export async function startApi(dynamo: ReturnType<typeof useDynalite>, deviceCou
   for (let i = 0; i < deviceCount; i++) {
     await devices.put(aDevice({ evseId: evseId(i), cpid: `CP-${i}` }), undefined);
   }
+  return { ...apiOverTable(dynamo, tableName, clock), tableName, clock, devices };
+}
+
+/** The API handler as the Lambda composes it, over an existing table, on `clock`. */
+export function apiOverTable(
+  dynamo: ReturnType<typeof useDynalite>,
+  tableName: string,
+  clock: Clock,
+) {
   const publisher = new RecordingPublisher<DecommissionEvent>();
   const queue = new LocalExecutionQueue({ clock });
   const api = createDecommissionApi(
@@ -36,5 +46,5 @@ export async function startApi(dynamo: ReturnType<typeof useDynalite>, deviceCou
       idempotencyRetentionMs: 86_400_000,
     },
   );
-  return { api, tableName, clock, devices, publisher, queue };
+  return { api, publisher, queue };
 }

@@ -118,7 +118,11 @@ export async function startPollHarness(
     async history(evseId: string): Promise<HistoryEntry[]> {
       const entries: HistoryEntry[] = [];
       let cursor: string | undefined;
-      const range = { from: "2000-01-01T00:00:00.000Z", to: "2100-01-01T00:00:00.000Z" };
+      const range = {
+        from: "2000-01-01T00:00:00.000Z",
+        to: "2100-01-01T00:00:00.000Z",
+        scope: "all",
+      };
       do {
         const page = await reader.history(evseId, { ...range, limit: 100, cursor }, clock.now());
         entries.push(...page.items);

@@ -23,14 +23,16 @@ export function encodeCursor(listing: string, key: Record<string, unknown>): str
 }
 
 /**
- * The key a cursor carries, if it was issued for `listing` and each of its attributes is
- * exactly one of `expected`, matching its pattern.
+ * The key a cursor carries, if it was issued for `listing`, each of its attributes is exactly
+ * one of `expected`, matching its pattern, and the key lies `within` the query's bounds (a key
+ * outside them is a DynamoDB validation error: a forged cursor must be a 400, not a 500).
  * @throws InvalidCursor otherwise.
  */
 export function decodeCursor(
   cursor: string,
   listing: string,
   expected: Readonly<Record<string, RegExp>>,
+  within: (key: Key) => boolean = () => true,
 ): Key {
   if (cursor.length > 2048 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw new InvalidCursor();
   let body: unknown;
@@ -54,6 +56,7 @@ export function decodeCursor(
     }
     result[name] = value;
   }
+  if (!within(result)) throw new InvalidCursor();
   return result;
 }
 

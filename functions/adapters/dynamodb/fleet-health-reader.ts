@@ -56,11 +56,12 @@ export class DynamoFleetReader implements FleetReader {
    */
   async history(
     evseId: string,
-    query: { from: string; to: string; limit: number; cursor?: string | undefined },
+    query: { from: string; to: string; limit: number; cursor?: string | undefined; scope: string },
     now: number,
   ): Promise<Page<HistoryEntry>> {
     const pk = `${HISTORY_PREFIX}${evseId}`;
-    const listing = `history:${evseId}:${query.from}:${query.to}`;
+    const listing = `history:${evseId}:${query.scope}`;
+    const upTo = `${query.to}${AFTER_HASH}`;
     const page = await this.db.send(
       new QueryCommand({
         TableName: this.tableName,
@@ -70,13 +71,18 @@ export class DynamoFleetReader implements FleetReader {
         ExpressionAttributeValues: {
           ":pk": pk,
           ":from": query.from,
-          ":to": `${query.to}${AFTER_HASH}`,
+          ":to": upTo,
           ":now": Math.floor(now / 1000),
         },
         ScanIndexForward: false,
         Limit: query.limit,
         ExclusiveStartKey: query.cursor
-          ? decodeCursor(query.cursor, listing, { pk: exactly(pk), sk: HISTORY_SORT_KEY })
+          ? decodeCursor(
+              query.cursor,
+              listing,
+              { pk: exactly(pk), sk: HISTORY_SORT_KEY },
+              ({ sk = "" }) => sk >= query.from && sk <= upTo,
+            )
           : undefined,
       }),
     );
@@ -181,6 +187,7 @@ export class DynamoFleetReader implements FleetReader {
     scope: string;
   }): Promise<Page<OfflineDevice>> {
     const listing = `silent:${query.scope}`;
+    const bound = `${new Date(query.sampledBy).toISOString()}${AFTER_HASH}`;
     const page = await this.db.send(
       new QueryCommand({
         TableName: this.tableName,
@@ -191,17 +198,22 @@ export class DynamoFleetReader implements FleetReader {
         ExpressionAttributeNames: { "#ipk": GSI2.partitionKey, "#isk": GSI2.sortKey },
         ExpressionAttributeValues: {
           ":offline": OFFLINE_INDEX_PARTITION,
-          ":bound": `${new Date(query.sampledBy).toISOString()}${AFTER_HASH}`,
+          ":bound": bound,
           ":active": "active",
         },
         Limit: query.limit,
         ExclusiveStartKey: query.cursor
-          ? decodeCursor(query.cursor, listing, {
-              pk: exactly(DEVICE_PARTITION),
-              sk: EVSE_ID_PATTERN,
-              [GSI2.partitionKey]: exactly(OFFLINE_INDEX_PARTITION),
-              [GSI2.sortKey]: OFFLINE_SORT_KEY,
-            })
+          ? decodeCursor(
+              query.cursor,
+              listing,
+              {
+                pk: exactly(DEVICE_PARTITION),
+                sk: EVSE_ID_PATTERN,
+                [GSI2.partitionKey]: exactly(OFFLINE_INDEX_PARTITION),
+                [GSI2.sortKey]: OFFLINE_SORT_KEY,
+              },
+              (key) => (key[GSI2.sortKey] ?? "") < bound,
+            )
           : undefined,
       }),
     );

@@ -10,6 +10,7 @@ import {
 import type { DeviceState } from "../../core/device-state.js";
 import type { FleetSnapshot } from "../../core/fleet-snapshot.js";
 import type { FleetHealthStore } from "../../ports.js";
+import { isConditionalCheckFailed } from "./errors.js";
 import {
   FLEET_PARTITION,
   HISTORY_PREFIX,
@@ -47,16 +48,25 @@ export class DynamoFleetHealthStore implements FleetHealthStore {
     const rollup = rollupUpdate(state, records);
     await Promise.all([
       ...historyEntries(state, records).map((entry) => this.putHistory(entry)),
-      ...(rollup ? [this.appendRollup(rollup)] : []),
+      ...(rollup ? [this.appendRollup(rollup, state.version)] : []),
     ]);
   }
 
+  /**
+   * Only a newer snapshot replaces the stored one: a run that lost its lease and wakes late
+   * cannot put back an older sweep's (and the same snapshot written again changes nothing).
+   */
   async putSnapshot(snapshot: FleetSnapshot): Promise<void> {
-    await this.db.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: { pk: FLEET_PARTITION, sk: SNAPSHOT_SORT_KEY, ...snapshot },
-      }),
+    await unlessSuperseded(
+      this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: FLEET_PARTITION, sk: SNAPSHOT_SORT_KEY, ...snapshot },
+          ConditionExpression: "attribute_not_exists(#completed) OR #completed < :completed",
+          ExpressionAttributeNames: { "#completed": "completedAt" },
+          ExpressionAttributeValues: { ":completed": snapshot.completedAt },
+        }),
+      ),
     );
   }
 
@@ -78,30 +88,49 @@ export class DynamoFleetHealthStore implements FleetHealthStore {
 
   /**
    * One UpdateItem: the month's start state if the item is new, the latest cpid, the expiry,
-   * and the transitions appended in order.
+   * and the transitions appended in order; conditional on the device version that carried them
+   * being newer than the last one appended, so that an append from a run that lost its lease
+   * and lands late (after a newer run's) never puts an old transition after a newer one, and
+   * the same append made again by a re-run changes nothing.
    */
-  private async appendRollup(update: RollupUpdate): Promise<void> {
+  private async appendRollup(update: RollupUpdate, deviceVersion: number): Promise<void> {
     const appending = update.transitions.length > 0;
-    await this.db.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { pk: `${ROLLUP_PREFIX}${update.month}`, sk: update.evseId },
-        UpdateExpression: `SET #start = if_not_exists(#start, :start), #cpid = :cpid, #expires = :expires${
-          appending ? ", #transitions = list_append(if_not_exists(#transitions, :none), :new)" : ""
-        }`,
-        ExpressionAttributeNames: {
-          "#start": "start",
-          "#cpid": "cpid",
-          "#expires": TTL_ATTRIBUTE,
-          ...(appending ? { "#transitions": "transitions" } : {}),
-        },
-        ExpressionAttributeValues: {
-          ":start": update.start,
-          ":cpid": update.cpid,
-          ":expires": rollupExpiry(update.month),
-          ...(appending ? { ":none": [], ":new": update.transitions } : {}),
-        },
-      }),
+    await unlessSuperseded(
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: `${ROLLUP_PREFIX}${update.month}`, sk: update.evseId },
+          UpdateExpression: `SET #start = if_not_exists(#start, :start), #cpid = :cpid, #expires = :expires, #version = :version${
+            appending
+              ? ", #transitions = list_append(if_not_exists(#transitions, :none), :new)"
+              : ""
+          }`,
+          ConditionExpression: "attribute_not_exists(#version) OR #version < :version",
+          ExpressionAttributeNames: {
+            "#start": "start",
+            "#cpid": "cpid",
+            "#expires": TTL_ATTRIBUTE,
+            "#version": "deviceVersion",
+            ...(appending ? { "#transitions": "transitions" } : {}),
+          },
+          ExpressionAttributeValues: {
+            ":start": update.start,
+            ":cpid": update.cpid,
+            ":expires": rollupExpiry(update.month),
+            ":version": deviceVersion,
+            ...(appending ? { ":none": [], ":new": update.transitions } : {}),
+          },
+        }),
+      ),
     );
+  }
+}
+
+/** A conditional write refused because a newer (or the same) one already landed: done. */
+async function unlessSuperseded(write: Promise<unknown>): Promise<void> {
+  try {
+    await write;
+  } catch (error) {
+    if (!isConditionalCheckFailed(error)) throw error;
   }
 }
