@@ -206,8 +206,14 @@ export function apiRoutes(template: Template, restApiLogicalId: string): Route[]
     paths.set(id, path);
     return path;
   };
+  // The stack holds more than one REST API (the decommission API and the webhooks' public one).
   return Object.entries(template.Resources)
-    .filter(([, found]) => found.Type === "AWS::ApiGateway::Method")
+    .filter(
+      ([, found]) =>
+        found.Type === "AWS::ApiGateway::Method" &&
+        isObject(found.Properties) &&
+        refTarget(found.Properties.RestApiId) === restApiLogicalId,
+    )
     .map(([, found]) => {
       const properties = isObject(found.Properties) ? found.Properties : {};
       const resourceId = refTarget(properties.ResourceId);
@@ -234,8 +240,13 @@ export interface ApiCall {
   readonly query?: Array<[string, string]>;
   readonly headers?: Array<[string, string]>;
   readonly body?: unknown;
-  /** The caller's ARN, e.g. `arn:aws:sts::<account>:assumed-role/<role>/<session>`. */
-  readonly caller: string;
+  /** A body sent exactly as given (a signed webhook's), instead of `body` as JSON. */
+  readonly rawBody?: string;
+  /**
+   * The caller's ARN, e.g. `arn:aws:sts::<account>:assumed-role/<role>/<session>`, for an
+   * AWS_IAM method; none for a public one (authorization NONE).
+   */
+  readonly caller?: string;
 }
 
 export interface ApiAnswer {
@@ -313,8 +324,15 @@ export class ApiGatewayStandIn {
       const json = { message: "Missing Authentication Token" };
       return { status: 403, headers: {}, json, text: JSON.stringify(json) };
     }
-    if (route.authorization !== "AWS_IAM") {
-      throw new Error(`${route.method} ${route.path} is ${route.authorization}, not AWS_IAM`);
+    // API Gateway verifies a caller only for AWS_IAM; a public method has none to hand over.
+    const signed = route.authorization === "AWS_IAM";
+    if (
+      signed !== (call.caller !== undefined) ||
+      !["AWS_IAM", "NONE"].includes(route.authorization)
+    ) {
+      throw new Error(
+        `${route.method} ${route.path} is ${route.authorization}, called ${call.caller ? "with" : "without"} a caller`,
+      );
     }
     const fn = route.functionLogicalId && this.functions.get(route.functionLogicalId);
     if (!fn) throw new Error(`${route.method} ${route.path} integrates no deployed function`);
@@ -340,7 +358,7 @@ export class ApiGatewayStandIn {
   }
 
   #event(route: Route, call: ApiCall): APIGatewayProxyEvent {
-    const body = call.body === undefined ? null : JSON.stringify(call.body);
+    const body = call.rawBody ?? (call.body === undefined ? null : JSON.stringify(call.body));
     const headers: Array<[string, string]> = [
       ["Host", `${this.#apiId()}.execute-api.${EMULATED.region}.amazonaws.com`],
       ["X-Forwarded-Proto", "https"],
@@ -353,13 +371,23 @@ export class ApiGatewayStandIn {
       query: call.query ?? [],
       headers,
       body,
-      callerArn: call.caller,
+      callerArn: call.caller ?? null,
       stage: this.stageName,
     });
     // As API Gateway fills it for a method on an explicit resource (not {proxy+}).
     const parameters = pathParameters(route.path, call.path);
-    const session = call.caller.split("/").pop() ?? "";
-    const userId = `AROAREHEARSAL${Math.abs(hash(call.caller)).toString(36).toUpperCase()}:${session}`;
+    const caller = call.caller;
+    const session = caller?.split("/").pop() ?? "";
+    const identity =
+      caller === undefined
+        ? { ...event.requestContext.identity, userAgent: "Svix-Webhooks/1.0 (rehearsal)" }
+        : {
+            ...event.requestContext.identity,
+            accessKey: "ASIAREHEARSALCALLER1",
+            caller: `AROAREHEARSAL${Math.abs(hash(caller)).toString(36).toUpperCase()}:${session}`,
+            user: `AROAREHEARSAL${Math.abs(hash(caller)).toString(36).toUpperCase()}:${session}`,
+            userAgent: "rehearsal",
+          };
     return {
       ...event,
       resource: route.path,
@@ -371,13 +399,7 @@ export class ApiGatewayStandIn {
         resourceId: this.stack.physicalIds[route.resourceId] ?? route.resourceId,
         resourcePath: route.path,
         domainName: `${this.#apiId()}.execute-api.${EMULATED.region}.amazonaws.com`,
-        identity: {
-          ...event.requestContext.identity,
-          accessKey: "ASIAREHEARSALCALLER1",
-          caller: userId,
-          user: userId,
-          userAgent: "rehearsal",
-        },
+        identity,
       },
     };
   }

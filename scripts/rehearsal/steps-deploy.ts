@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
@@ -18,7 +19,15 @@ import { startMoto } from "./moto.js";
 import { deployedFacts, deployedPolicies } from "./policy-check.js";
 import { startRecorder } from "./recorder.js";
 import { synthesize } from "./synth.js";
-import { FUNCTIONS, type FunctionRole, READER, type Step, subscribe, WRITER } from "./world.js";
+import {
+  expect,
+  FUNCTIONS,
+  type FunctionRole,
+  READER,
+  type Step,
+  subscribe,
+  WRITER,
+} from "./world.js";
 
 export const DEPLOY_STEPS: readonly Step[] = [
   {
@@ -104,17 +113,36 @@ export const DEPLOY_STEPS: readonly Step[] = [
           `${role}: ${fn.handler}, ${fn.timeoutSeconds} s, ${Object.keys(fn.environment).length} variables, role ${fn.roleArn.split("/").pop()}`,
         );
       }
-      const restApi = Object.entries(stateless.template.Resources).find(
-        ([, resource]) => resource.Type === "AWS::ApiGateway::RestApi",
-      )?.[0];
-      const stage = Object.values(stateless.template.Resources).find(
-        (resource) => resource.Type === "AWS::ApiGateway::Stage",
-      )?.Properties as { StageName?: string } | undefined;
-      world.api = new ApiGatewayStandIn(
-        stateless,
-        world.need(restApi, "the REST API"),
-        stage?.StageName ?? "dev",
-        world.functions,
+      // Two REST APIs, each found from the stack's outputs as an operator would find it.
+      const standIn = (physicalId: string | undefined, what: string) => {
+        const restApi = Object.entries(stateless.template.Resources).find(
+          ([id, resource]) =>
+            resource.Type === "AWS::ApiGateway::RestApi" &&
+            stateless.physicalIds[id] === physicalId,
+        )?.[0];
+        const stage = Object.values(stateless.template.Resources).find(
+          (resource) =>
+            resource.Type === "AWS::ApiGateway::Stage" &&
+            JSON.stringify(
+              (resource.Properties as { RestApiId?: unknown } | undefined)?.RestApiId,
+            ) === JSON.stringify({ Ref: restApi }),
+        )?.Properties as { StageName?: string } | undefined;
+        return new ApiGatewayStandIn(
+          stateless,
+          world.need(restApi, what),
+          world.need(stage?.StageName, `${what}'s stage`),
+          world.functions,
+        );
+      };
+      world.api = standIn(stateless.outputs.DecommissionApiId, "the decommission API");
+      world.webhookApi = standIn(
+        /^https:\/\/([^.]+)\.execute-api\./.exec(stateless.outputs.WebhookUrl ?? "")?.[1],
+        "the webhooks API",
+      );
+      world.webhookSource = await SqsEventSource.connect(
+        moto,
+        world.fn("webhookWorker"),
+        world.policies,
       );
       world.executionSource = await SqsEventSource.connect(
         moto,
@@ -126,14 +154,24 @@ export const DEPLOY_STEPS: readonly Step[] = [
         world.fn("deadLetters"),
         world.policies,
       );
-      for (const source of [world.executionSource, world.deadLetterSource]) {
+      for (const source of [world.executionSource, world.deadLetterSource, world.webhookSource]) {
         lines.push(
           `${source.fn.fn.logicalId} ← SQS: batch ${source.batchSize}, visibility ${source.visibilityTimeoutSeconds} s, ${source.reportBatchItemFailures ? "ReportBatchItemFailures" : "whole batches"}, ${source.redrivePolicy ? `redrive after ${source.redrivePolicy.maxReceiveCount} receives` : "no redrive"}`,
         );
       }
-      const permitted = await world.api.checkInvokePermissions(moto);
-      lines.push(
-        `API: ${world.api.routes.length} methods, all ${[...new Set(world.api.routes.map((route) => route.authorization))].join("/")}; API Gateway may invoke the function of ${permitted} (its Lambda permission)`,
+      for (const [name, api] of [
+        ["decommission API", world.api],
+        ["webhooks API", world.webhookApi],
+      ] as const) {
+        const permitted = await api.checkInvokePermissions(moto);
+        lines.push(
+          `${name}: ${api.routes.length} methods, all ${[...new Set(api.routes.map((route) => route.authorization))].join("/")}; API Gateway may invoke the function of ${permitted} (its Lambda permission)`,
+        );
+      }
+      const authorizations = new Set(world.api.routes.map((route) => route.authorization));
+      expect(
+        authorizations.size === 1 && authorizations.has("AWS_IAM"),
+        `the decommission API's methods are ${[...authorizations].join(", ")}, not all AWS_IAM`,
       );
       return lines;
     },
@@ -159,6 +197,14 @@ export const DEPLOY_STEPS: readonly Step[] = [
           }),
         );
       }
+      // ev.energy's signing secret, in the shape the README gives ({"current": "whsec_…"}).
+      world.webhookSecret = `whsec_${randomBytes(24).toString("base64")}`;
+      await secrets.send(
+        new PutSecretValueCommand({
+          SecretId: deployed.webhookSecretArn,
+          SecretString: JSON.stringify({ current: world.webhookSecret }),
+        }),
+      );
       // A new deployment's poll waits for its switch: start it, as the deploy guide does.
       await new DynamoDBClient(moto.clientConfig).send(
         new PutItemCommand({
@@ -178,7 +224,7 @@ export const DEPLOY_STEPS: readonly Step[] = [
         "detail-type": [...CHANGE_DETAIL_TYPES, ...DECOMMISSION_DETAIL_TYPES],
       });
       return [
-        `ReadSecretArn ← ${READER.clientId} (evse:read), WriteSecretArn ← ${WRITER.clientId} (evse:write), as the README tells an operator`,
+        `ReadSecretArn ← ${READER.clientId} (evse:read), WriteSecretArn ← ${WRITER.clientId} (evse:write), WebhookSigningSecretArn ← {"current": "whsec_…"}, as the README tells an operator`,
         `poll switch ${CONTROL_PARTITION} / ${POLL_PAUSE_SORT_KEY} ← paused false, as the deploy guide starts a new deployment's poll`,
         `subscriber: rule on ${busName} for ${CHANGE_DETAIL_TYPES.length + DECOMMISSION_DETAIL_TYPES.length} public detail-types → queue rehearsal-subscriber`,
       ];

@@ -29,6 +29,8 @@ export const FUNCTIONS = {
   executor: "Decommission/ExecutorFunction/Function/Resource",
   reconciler: "Decommission/ReconcilerFunction/Function/Resource",
   deadLetters: "Decommission/DeadLetterFunction/Function/Resource",
+  webhookReceiver: "Webhooks/ReceiverFunction/Function/Resource",
+  webhookWorker: "Webhooks/WorkerFunction/Function/Resource",
 } as const;
 export type FunctionRole = keyof typeof FUNCTIONS;
 
@@ -67,6 +69,12 @@ export class World {
   functions = new Map<string, LambdaEnvironment>();
   named = new Map<FunctionRole, LambdaEnvironment>();
   api?: ApiGatewayStandIn;
+  /** The webhooks' public API, which ev.energy calls without AWS credentials. */
+  webhookApi?: ApiGatewayStandIn;
+  /** The worker's queue, fed by the webhook receiver. */
+  webhookSource?: SqsEventSource;
+  /** The signing secret the rehearsal put into the stack's secret, as ev.energy would hold it. */
+  webhookSecret?: string;
   executionSource?: SqsEventSource;
   deadLetterSource?: SqsEventSource;
   subscriberQueue?: string;
@@ -110,6 +118,7 @@ export class World {
       tableName: output("TableName"),
       readSecretArn: output("ReadSecretArn"),
       writeSecretArn: output("WriteSecretArn"),
+      webhookSecretArn: output("WebhookSigningSecretArn"),
       archiveName: output("ArchiveName"),
       approvalKeyArn: this.need(keys.length === 1 ? keys[0]?.arn : undefined, "one approval key"),
     };
