@@ -1,3 +1,7 @@
+/**
+ * The audit: forbidden calls denied, and every call the functions made checked against the
+ * deployed policies.
+ */
 import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { GenerateMacCommand, KMSClient } from "@aws-sdk/client-kms";

@@ -1,3 +1,7 @@
+/**
+ * Deploying: the synth, moto and the simulator, both templates through CloudFormation, each
+ * function loaded from the emulator, the secrets filled and the poll started.
+ */
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { join } from "node:path";

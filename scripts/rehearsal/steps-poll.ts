@@ -1,3 +1,7 @@
+/**
+ * The poll as Scheduler runs it: changes to a subscriber through the deployed rule, only the new
+ * ones on the next run, and the fleet as an operator reads it through the API.
+ */
 import { fireSchedule } from "./event-sources.js";
 import { countBy, describeAnswer, drain, expect, failure, REQUESTER, type Step } from "./world.js";
 
