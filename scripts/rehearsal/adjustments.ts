@@ -443,6 +443,37 @@ export const skippedAlarmArns: Adjustment = {
   },
 };
 
+const STAGE_NAMES = "skipped stages' names";
+
+/**
+ * moto skips AWS::ApiGateway::Stage, and then resolves `Ref` of one to nothing, so a Lambda
+ * permission scoped to a method on the stage (the webhooks API's: `…/<stage>/POST/…`) would name
+ * no stage. A stage's `Ref` is its name, so each becomes the literal StageName CloudFormation
+ * would have answered (the stages themselves stay skipped).
+ */
+export const skippedStageNames: Adjustment = {
+  name: STAGE_NAMES,
+  reason: "moto's CloudFormation skips API Gateway stages, and cannot then resolve Ref of one",
+  apply(template) {
+    const stages = Object.fromEntries(resourcesOfType(template, "AWS::ApiGateway::Stage"));
+    let replaced = 0;
+    const adjusted = mapJson(template, (object) => {
+      const ref = object.Ref;
+      if (Object.keys(object).length !== 1 || typeof ref !== "string") return undefined;
+      const stage = stages[ref];
+      if (stage === undefined) return undefined;
+      const name = propertiesOf(stage).StageName;
+      if (typeof name !== "string") {
+        throw new AdjustmentNoLongerApplies(STAGE_NAMES, `${ref} has no literal StageName`);
+      }
+      replaced++;
+      return name;
+    }) as Template;
+    if (replaced === 0) throw new AdjustmentNoLongerApplies(STAGE_NAMES, "no stage is referenced");
+    return adjusted;
+  },
+};
+
 const SIMULATOR = "ev.energy is the simulator";
 
 /**
@@ -495,6 +526,7 @@ export const STATEFUL_ADJUSTMENTS: readonly Adjustment[] = [
 export const STATELESS_ADJUSTMENTS: readonly Adjustment[] = [
   crossStackOutputsResolved,
   skippedAlarmArns,
+  skippedStageNames,
   evEnergyIsTheSimulator,
 ];
 

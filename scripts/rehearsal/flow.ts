@@ -8,6 +8,7 @@ import { AUDIT_STEPS } from "./steps-audit.js";
 import { DECOMMISSION_STEPS } from "./steps-decommission.js";
 import { DEPLOY_STEPS } from "./steps-deploy.js";
 import { POLL_STEPS } from "./steps-poll.js";
+import { WEBHOOK_STEPS } from "./steps-webhooks.js";
 import type { Step } from "./world.js";
 
 export { type Step, World } from "./world.js";
@@ -15,6 +16,7 @@ export { type Step, World } from "./world.js";
 export const STEPS: readonly Step[] = [
   ...DEPLOY_STEPS,
   ...POLL_STEPS,
+  ...WEBHOOK_STEPS,
   ...DECOMMISSION_STEPS,
   ...AUDIT_STEPS,
 ];

@@ -60,6 +60,23 @@ export const AUDIT_STEPS: readonly Step[] = [
             ),
         ],
         [
+          "the webhook receiver writes a device",
+          () =>
+            new DynamoDBClient(as("webhookReceiver")).send(
+              new PutItemCommand({
+                TableName: deployed.tableName,
+                Item: { pk: { S: "EVSE" }, sk: { S: `evse${"0".repeat(26)}` } },
+              }),
+            ),
+        ],
+        [
+          "the webhook worker reads the write secret",
+          () =>
+            new SecretsManagerClient(as("webhookWorker")).send(
+              new GetSecretValueCommand({ SecretId: deployed.writeSecretArn }),
+            ),
+        ],
+        [
           "the executor signs an approval",
           () =>
             new KMSClient(as("executor")).send(

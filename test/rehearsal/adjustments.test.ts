@@ -17,6 +17,7 @@ import {
   type Resource,
   resolvePseudo,
   skippedAlarmArns,
+  skippedStageNames,
   skippedTypes,
   type Template,
 } from "../../scripts/rehearsal/adjustments.js";
@@ -383,5 +384,47 @@ describe("resolvePseudo and skippedTypes", () => {
       "AWS::CDK::Metadata",
       "AWS::CloudWatch::Alarm",
     ]);
+  });
+});
+
+describe("skippedStageNames", () => {
+  const permission = (stageRef: string): Resource => ({
+    Type: "AWS::Lambda::Permission",
+    Properties: {
+      SourceArn: { "Fn::Join": ["", ["arn:aws:execute-api:…:api/", { Ref: stageRef }, "/POST/x"]] },
+    },
+  });
+
+  it("gives a Ref of a stage its StageName", () => {
+    const adjusted = skippedStageNames.apply(
+      template({
+        Stage: { Type: "AWS::ApiGateway::Stage", Properties: { StageName: "dev" } },
+        Permission: permission("Stage"),
+        Other: { Type: "AWS::SQS::Queue", Properties: { QueueName: { Ref: "Queue" } } },
+      }),
+      input,
+    );
+    expect(adjusted.Resources.Permission?.Properties).toEqual({
+      SourceArn: { "Fn::Join": ["", ["arn:aws:execute-api:…:api/", "dev", "/POST/x"]] },
+    });
+    expect(adjusted.Resources.Other?.Properties).toEqual({ QueueName: { Ref: "Queue" } });
+  });
+
+  it("fails once no stage is referenced, or a stage's name is not literal", () => {
+    expect(() =>
+      skippedStageNames.apply(
+        template({ Stage: { Type: "AWS::ApiGateway::Stage", Properties: { StageName: "dev" } } }),
+        input,
+      ),
+    ).toThrow(AdjustmentNoLongerApplies);
+    expect(() =>
+      skippedStageNames.apply(
+        template({
+          Stage: { Type: "AWS::ApiGateway::Stage", Properties: { StageName: { Ref: "Name" } } },
+          Permission: permission("Stage"),
+        }),
+        input,
+      ),
+    ).toThrow(AdjustmentNoLongerApplies);
   });
 });
