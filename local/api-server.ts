@@ -31,9 +31,12 @@ export async function startApiServer(options: {
   handler: ApiHandler;
   port: number;
   logger: Logger;
+  /** Paths served without a caller (the webhook endpoint: its requests are Svix-signed). */
+  unsignedPaths?: readonly string[];
 }): Promise<LocalApiServer> {
+  const unsigned = new Set(options.unsignedPaths ?? []);
   const server: Server = createServer((req, res) => {
-    answer(req, options.handler)
+    answer(req, options.handler, unsigned)
       .then(({ statusCode, headers, body }) => {
         res.writeHead(statusCode, headers).end(body);
       })
@@ -64,7 +67,7 @@ export function isLoopbackHost(host: string | undefined): boolean {
   return isLoopbackHostname(hostname);
 }
 
-async function answer(req: IncomingMessage, handler: ApiHandler) {
+async function answer(req: IncomingMessage, handler: ApiHandler, unsigned: Set<string>) {
   const url = new URL(req.url ?? "/", "http://127.0.0.1");
   if (!isLoopbackHost(req.headers.host)) {
     return serialise(
@@ -91,7 +94,8 @@ async function answer(req: IncomingMessage, handler: ApiHandler) {
     );
   }
   const principal = req.headersDistinct[PRINCIPAL_HEADER]?.[0];
-  if (principal === undefined) {
+  const needsCaller = !unsigned.has(url.pathname);
+  if (principal === undefined && needsCaller) {
     // API Gateway answers an unsigned call itself, before the function runs.
     return serialise(
       problemResponse(
@@ -115,7 +119,7 @@ async function answer(req: IncomingMessage, handler: ApiHandler) {
       query: [...url.searchParams],
       headers,
       body: body.length > 0 ? body : null,
-      callerArn: principal,
+      callerArn: needsCaller ? (principal ?? null) : null,
       // Served at the root: links the API answers resolve on this server.
       basePath: "",
     }),

@@ -3,6 +3,7 @@
  * the reconciler on the local queue. The same composition as on AWS, with local adapters.
  */
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { ApiHandler } from "../functions/api/app.js";
 import {
   loadDecommissionApiEnvironment,
   loadDecommissionExecutorEnvironment,
@@ -19,6 +20,7 @@ import {
   reconcilerSettingsFrom,
 } from "../functions/decommission-runtime.js";
 import type { Clock, EventPublisher, Logger, Random, SecretSource } from "../functions/ports.js";
+import { WEBHOOK_PATH } from "../functions/webhook-receiver.js";
 import { startApiServer } from "./api-server.js";
 import { LocalExecutionQueue } from "./execution-queue.js";
 import { HmacApprovalMac } from "./hmac-approval-mac.js";
@@ -69,6 +71,8 @@ export interface DecommissionServiceOptions {
   port: number;
   /** Real-time timers for the queue and the reconciler; off: drive `queue` yourself. */
   timers?: { queueEveryMs: number; reconcileEveryMs: number } | false;
+  /** ev.energy's webhook endpoint, served on the same port at `POST /webhooks/ev-energy`. */
+  webhooks?: ApiHandler;
 }
 
 export async function startDecommissionService(options: DecommissionServiceOptions) {
@@ -141,7 +145,17 @@ export async function startDecommissionService(options: DecommissionServiceOptio
   } else {
     queue.connect(executor.execute, reconciler.deadLetter);
   }
-  const server = await startApiServer({ handler: api, port: options.port, logger });
+  // On AWS the webhook endpoint is an API of its own; locally one port serves both.
+  const webhooks = options.webhooks;
+  const handler: ApiHandler = webhooks
+    ? (event) => (event.path === WEBHOOK_PATH ? webhooks(event) : api(event))
+    : api;
+  const server = await startApiServer({
+    handler,
+    port: options.port,
+    logger,
+    ...(webhooks ? { unsignedPaths: [WEBHOOK_PATH] } : {}),
+  });
 
   const timers: NodeJS.Timeout[] = [];
   let busy: Promise<unknown> = Promise.resolve();

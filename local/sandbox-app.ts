@@ -15,6 +15,7 @@ import type { PollSummary } from "../functions/core/poll.js";
 import { systemRandom } from "../functions/lib/clock.js";
 import { pollFailed } from "../functions/poll-runtime.js";
 import type { Logger } from "../functions/ports.js";
+import { WEBHOOK_PATH } from "../functions/webhook-receiver.js";
 import { CliError } from "./cli.js";
 import {
   deletionTarget,
@@ -26,6 +27,8 @@ import { OffsetClock } from "./manual-clock.js";
 import { feedPublisher } from "./recording-publisher.js";
 import { loadSimulation, lockDataDir, saveSimulation } from "./sandbox-state.js";
 import { SIMULATOR_DEFAULTS } from "./simulator/index.js";
+import { SimWebhookSender } from "./simulator/webhooks.js";
+import { startWebhookService } from "./webhook-service.js";
 
 export interface SandboxOptions {
   /** Where the sandbox keeps its data (`.sandbox` by default). */
@@ -82,7 +85,8 @@ export async function startSandbox(options: SandboxOptions) {
     });
     const local = await namingPorts(options.ports, () =>
       startLocalEnvironment({
-        env: options.env,
+        // The webhook path gets its share of the budget here as in a deployed stage.
+        env: { ...options.env, WEBHOOK_BUDGET_SHARE: options.env.WEBHOOK_BUDGET_SHARE ?? "0.1" },
         clock,
         simulator: { port: options.ports.simulator, fleetSize, seed, dynamic: true },
         dynamoPort: options.ports.dynamodb,
@@ -95,6 +99,19 @@ export async function startSandbox(options: SandboxOptions) {
       simulated,
       apiUrl: local.config.EVENERGY_API_URL,
       deleteRealChargers: options.deleteRealChargers,
+    });
+    const signingSecret = await sandboxWebhookSecret(join(dataDir, "webhook-secret"));
+    const webhooks = startWebhookService({
+      config: local.config,
+      secrets: local.secrets,
+      documents: local.documents,
+      // One device per webhook: each change prints at once, marked as the webhook's.
+      publisher: feedPublisher<ChangeEvent>((event) => options.out(changeLine(clock.now(), event))),
+      clock: local.clock,
+      random: systemRandom,
+      logger,
+      signingSecret,
+      immediate: options.timers,
     });
     const decommission = await namingPorts(options.ports, () =>
       startDecommissionService({
@@ -115,9 +132,42 @@ export async function startSandbox(options: SandboxOptions) {
         approvalKey,
         executes: deletions.executes,
         timers: options.timers ? { queueEveryMs: 1_000, reconcileEveryMs: 30_000 } : false,
+        webhooks: webhooks.receive,
       }),
     );
     closers.push(() => decommission.close());
+    // The simulated ev.energy signs and sends its webhooks to the sandbox's endpoint.
+    const sender = local.simulator
+      ? new SimWebhookSender({
+          fleet: local.simulator.fleet,
+          clock,
+          url: `${decommission.url}${WEBHOOK_PATH}`,
+          secret: signingSecret,
+          random: systemRandom,
+          ...(options.wall ? { wall: options.wall } : {}),
+          apiBaseUrl: local.simulator.apiBaseUrl,
+        })
+      : undefined;
+    if (sender) local.simulator?.attachWebhooks(sender);
+    /** The simulator's charging starts and stops so far, sent; then the queue, worked off. */
+    const webhookTick = async () => {
+      local.simulator?.advance(0);
+      await sender?.flush();
+      await webhooks.queue.deliverDue();
+    };
+    if (options.timers && sender) {
+      let ticking = false;
+      const timer = setInterval(() => {
+        if (ticking) return;
+        ticking = true;
+        webhookTick()
+          .catch((error: unknown) => logger.error("webhook tick failed", { error: String(error) }))
+          .finally(() => {
+            ticking = false;
+          });
+      }, 1_000);
+      closers.push(async () => clearInterval(timer));
+    }
     await lock.describe({ api: decommission.url });
     const poller = local.createPoller(publisher, logger);
 
@@ -150,8 +200,13 @@ export async function startSandbox(options: SandboxOptions) {
           `  embedded DynamoDB    ${local.dynamoEndpoint}  (table ${local.config.TABLE_NAME}, data in ${join(dataDir, "dynamodb")})`,
           `  decommission API     ${decommission.url}  (caller from the X-Principal header: local only; approvers: sessions of ${SANDBOX_APPROVER_ROLES.join(", ")})`,
           `  decommissions        ${deletions.banner}`,
+          `  webhooks             POST ${decommission.url}${WEBHOOK_PATH}  (${
+            sender ? "the simulator sends signed sub-session webhooks here" : "Svix-signed"
+          }; signing secret in ${join(dataDir, "webhook-secret")})`,
         ];
       },
+      /** The webhook path: the simulator's sender (undefined when not simulated), the queue. */
+      webhooks: { sender, queue: webhooks.queue, signingSecret, tick: webhookTick },
       /** Moves simulated time (and the simulated fleet with it). */
       advance(ms: number): void {
         local.simulator?.advance(ms);
@@ -218,7 +273,8 @@ export function changeLine(now: number, event: ChangeEvent): string {
       : event.type === "EVSE Connectivity Changed"
         ? `${event.previous?.connectivity} → ${event.current.connectivity}`
         : "";
-  return `${time(now)}  ${event.type.padEnd(26)} ${event.evseId} ${event.cpid ?? ""}  ${what}`;
+  // Which path saw it first: the poll's sweep, or a webhook's refresh of the one device.
+  return `${time(now)}  ${event.type.padEnd(26)} ${event.evseId} ${event.cpid ?? ""}  ${what}  (${event.observedBy})`;
 }
 
 /** The fleet-wide alert, one line with its counts. */
@@ -268,6 +324,19 @@ async function emptyExceptLock(dir: string): Promise<void> {
   for (const entry of await readdir(dir)) {
     if (entry !== "lock") await rm(join(dir, entry), { recursive: true, force: true });
   }
+}
+
+/** The sandbox's webhook signing secret (`whsec_`, as Svix issues), made once, kept with its data. */
+async function sandboxWebhookSecret(path: string): Promise<string> {
+  try {
+    const secret = (await readFile(path, "utf8")).trim();
+    if (secret.startsWith("whsec_")) return secret;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  const secret = `whsec_${randomBytes(24).toString("base64")}`;
+  await writeFile(path, secret, { mode: 0o600 });
+  return secret;
 }
 
 /** The sandbox's approval-signing key, made once and kept with its data. */

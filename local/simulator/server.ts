@@ -15,6 +15,7 @@ import type {
   SimStats,
   Simulator,
 } from "./types.js";
+import type { WebhookFaults } from "./webhooks.js";
 
 /** Everything the server needs, defaults already applied (see `index.ts`). */
 export interface ServerOptions {
@@ -247,6 +248,28 @@ function parseFaults(value: unknown): Faults {
   return faults;
 }
 
+/** Checks a WebhookFaults object from `/_sim/webhook-faults`. */
+function parseWebhookFaults(value: unknown): WebhookFaults {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new Error("Webhook faults must be a JSON object.");
+  }
+  const faults: WebhookFaults = {};
+  for (const [key, raw] of Object.entries(value)) {
+    if (key === "retryRate" || key === "duplicateRate") {
+      if (typeof raw !== "number" || raw < 0 || raw > 1) {
+        throw new Error(`${key} must be a number from 0 to 1.`);
+      }
+      faults[key] = raw;
+    } else if (key === "reorder") {
+      if (typeof raw !== "boolean") throw new Error("reorder must be true or false.");
+      faults.reorder = raw;
+    } else {
+      throw new Error(`Unknown webhook fault ${key}: retryRate, duplicateRate, reorder.`);
+    }
+  }
+  return faults;
+}
+
 /** Checks one scripted fault from `/_sim/script`. */
 function parseScriptedFault(value: unknown): ScriptedFault {
   if (!isRecord(value) || typeof value.kind !== "string" || !SCRIPT_KINDS.has(value.kind)) {
@@ -268,6 +291,7 @@ function parseScriptedFault(value: unknown): ScriptedFault {
 
 /** The simulated ev.energy's HTTP server and its control surface. */
 export class SimulatorServer implements Simulator {
+  #webhooks: { setFaults(faults: WebhookFaults): void } | undefined;
   readonly clock: SimClock;
   readonly fleet: Fleet;
   readonly #options: ServerOptions;
@@ -360,6 +384,11 @@ export class SimulatorServer implements Simulator {
   advance(ms: number): void {
     this.clock.advance(ms);
     this.fleet.evolveTo(this.clock.now());
+  }
+
+  /** Lets `POST /_sim/webhook-faults` switch the webhook sender's faults. */
+  attachWebhooks(sender: { setFaults(faults: WebhookFaults): void }): void {
+    this.#webhooks = sender;
   }
 
   reset(): void {
@@ -997,6 +1026,12 @@ export class SimulatorServer implements Simulator {
       case "POST /_sim/faults":
         this.#faults = parseFaults(parse());
         return this.#faults;
+      case "POST /_sim/webhook-faults": {
+        if (!this.#webhooks) return undefined;
+        const faults = parseWebhookFaults(parse());
+        this.#webhooks.setFaults(faults);
+        return faults;
+      }
       case "POST /_sim/script": {
         const faults = parse();
         if (!Array.isArray(faults)) throw new Error("the script must be an array");

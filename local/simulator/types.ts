@@ -213,6 +213,8 @@ export interface Simulator {
   script(...faults: ScriptedFault[]): void;
   /** Moves simulated time (and, when dynamic, evolves the fleet over it). */
   advance(ms: number): void;
+  /** Lets `POST /_sim/webhook-faults` switch a webhook sender's faults (see webhooks.ts). */
+  attachWebhooks(sender: { setFaults(faults: import("./webhooks.js").WebhookFaults): void }): void;
   /** Back to the seeded fleet, no faults, empty stats and rate-limit buckets. */
   reset(): void;
   close(): Promise<void>;

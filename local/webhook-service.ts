@@ -1,0 +1,151 @@
+/**
+ * The webhook path for the sandbox: the receiver as the Lambda composes it (the signing secret
+ * from the sandbox's data folder instead of Secrets Manager), a local queue in place of SQS, and
+ * the worker as the Lambda composes it, on the sandbox's table, clock and feed.
+ */
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { SvixSignatureVerifier } from "../functions/adapters/svix/signature-verifier.js";
+import type { ApiHandler } from "../functions/api/app.js";
+import { loadWebhookWorkerEnvironment, type PollEnvironment } from "../functions/config.js";
+import type { ChangeEvent } from "../functions/core/device-state.js";
+import type { WebhookResult } from "../functions/core/webhooks/handle-webhook.js";
+import type { QueuedWebhook, WebhookQueue } from "../functions/core/webhooks/ports.js";
+import type { Clock, EventPublisher, Logger, Random, SecretSource } from "../functions/ports.js";
+import { createWebhookReceiver } from "../functions/webhook-receiver.js";
+import { createWebhookWorker, type WebhookWorker } from "../functions/webhook-runtime.js";
+
+/** Like the deployed queue: a failed message comes back after this, at most this many times. */
+const VISIBILITY_TIMEOUT_MS = 180_000;
+const MAX_RECEIVES = 5;
+
+interface Held {
+  message: QueuedWebhook;
+  visibleAt: number;
+  receives: number;
+}
+
+/**
+ * SQS's part for the sandbox: a verified webhook is handed to the worker as soon as it is queued
+ * (`immediate`) or when `deliverDue` runs; a retry waits its delay, a failure the visibility
+ * timeout, and a message received MAX_RECEIVES times is dropped (logged), as the DLQ would park it.
+ */
+export class LocalWebhookQueue implements WebhookQueue {
+  readonly #held: Held[] = [];
+  #busy: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly worker: Pick<WebhookWorker, "handle">,
+    private readonly options: {
+      clock: Clock;
+      logger: Logger;
+      immediate: boolean;
+      onResult?: (result: WebhookResult, message: QueuedWebhook) => void;
+    },
+  ) {}
+
+  async enqueue(message: QueuedWebhook): Promise<void> {
+    this.#held.push({ message, visibleAt: this.options.clock.now(), receives: 0 });
+    // After the receiver has answered: the worker's work is never on the request's path.
+    if (this.options.immediate) setImmediate(() => void this.deliverDue());
+  }
+
+  /** Hands every visible message to the worker, one at a time; resolves when done. */
+  deliverDue(): Promise<void> {
+    this.#busy = this.#busy.then(() => this.#deliver());
+    return this.#busy;
+  }
+
+  get waiting(): number {
+    return this.#held.length;
+  }
+
+  async #deliver(): Promise<void> {
+    const { clock, logger } = this.options;
+    for (;;) {
+      const now = clock.now();
+      const next = this.#held.find((held) => held.visibleAt <= now);
+      if (!next) return;
+      next.receives += 1;
+      let result: WebhookResult | undefined;
+      try {
+        result = await this.worker.handle(next.message);
+        this.options.onResult?.(result, next.message);
+      } catch (error) {
+        logger.error("webhook not processed; it will be redelivered", {
+          messageId: next.message.messageId,
+          error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+        });
+      }
+      const done =
+        result !== undefined &&
+        result.outcome !== "retry-later" &&
+        result.outcome !== "publish-failed" &&
+        result.outcome !== "contended";
+      if (done || next.receives >= MAX_RECEIVES) {
+        this.#held.splice(this.#held.indexOf(next), 1);
+        if (!done) logger.error("webhook dead-lettered", { messageId: next.message.messageId });
+      } else {
+        next.visibleAt =
+          now + (result?.outcome === "retry-later" ? result.delayMs : VISIBILITY_TIMEOUT_MS);
+      }
+    }
+  }
+}
+
+export interface WebhookServiceOptions {
+  config: PollEnvironment;
+  secrets: SecretSource;
+  documents: DynamoDBDocumentClient;
+  publisher: EventPublisher<ChangeEvent>;
+  clock: Clock;
+  random: Random;
+  logger: Logger;
+  /** The endpoint's `whsec_` signing secret. */
+  signingSecret: string;
+  /** Hand each verified webhook to the worker at once (the sandbox); off: `queue.deliverDue()`. */
+  immediate: boolean;
+  onResult?: (result: WebhookResult, message: QueuedWebhook) => void;
+}
+
+export function startWebhookService(options: WebhookServiceOptions) {
+  const { config, clock, logger } = options;
+  const worker = createWebhookWorker({
+    config: loadWebhookWorkerEnvironment({
+      TABLE_NAME: config.TABLE_NAME,
+      EVENT_BUS_NAME: config.EVENT_BUS_NAME,
+      EVENERGY_API_URL: config.EVENERGY_API_URL,
+      ...(config.EVENERGY_TOKEN_URL ? { EVENERGY_TOKEN_URL: config.EVENERGY_TOKEN_URL } : {}),
+      EVENERGY_SECRET_ID: "local",
+      STALENESS_MINUTES: String(config.STALENESS_MINUTES),
+      CHARGE_RATE_THRESHOLD_WATTS: String(config.CHARGE_RATE_THRESHOLD_WATTS),
+      HEARTBEAT_MINUTES: String(config.HEARTBEAT_MINUTES),
+      BUDGET_SHARE: String(config.BUDGET_SHARE),
+      WEBHOOK_BUDGET_SHARE: String(config.WEBHOOK_BUDGET_SHARE),
+      RATE_LIMIT_DEFAULT: String(config.RATE_LIMIT_DEFAULT),
+      HISTORY_RETENTION_DAYS: String(config.HISTORY_RETENTION_DAYS),
+    }),
+    secrets: options.secrets,
+    documents: options.documents,
+    publisher: options.publisher,
+    clock,
+    random: options.random,
+    logger,
+  });
+  const queue = new LocalWebhookQueue(worker, {
+    clock,
+    logger,
+    immediate: options.immediate,
+    ...(options.onResult ? { onResult: options.onResult } : {}),
+  });
+  const receive: ApiHandler = createWebhookReceiver(
+    {
+      verifier: new SvixSignatureVerifier(logger),
+      secrets: { read: async () => [options.signingSecret] },
+      queue,
+      clock,
+      logger,
+    },
+    { maxBodyBytes: 65_536 },
+  );
+  return { receive, queue, worker };
+}
