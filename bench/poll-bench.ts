@@ -1,5 +1,6 @@
 /**
- * `npm run bench` (add `-- --fleet 100000` for the large fleet): the poll against the simulated
+ * `npm run bench` (add `-- --fleet 100000` for the large fleet; `-- --webhooks` for the webhook
+ * benchmark, bench/webhook-bench.ts): the poll against the simulated
  * ev.energy with 20 ms added latency per request, the simulator and the embedded DynamoDB each in
  * a process of their own, the poll in this one. Sweep 1 discovers the fleet; then about 5% of
  * devices change and sweep 2, the steady state, is measured. The rate-limit budget is off.
@@ -36,6 +37,12 @@ import { OffsetClock } from "../local/manual-clock.js";
 import { RecordingPublisher } from "../local/recording-publisher.js";
 import { defaultClientSecrets } from "../local/simulator/index.js";
 import { stderrLogger } from "../local/stderr-logger.js";
+
+// `--webhooks`: the webhook benchmark instead (bench/webhook-bench.ts), which exits when done.
+if (process.argv.includes("--webhooks")) {
+  await import("./webhook-bench.js");
+  process.exit(0);
+}
 
 // The poll runs under the heap limits Lambda gives its function (see infra/lambda-memory.ts):
 // without them V8 sizes its heap for this machine, and peak RSS says nothing about Lambda.

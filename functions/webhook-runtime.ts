@@ -77,6 +77,7 @@ export function createWebhookWorker(parts: WebhookWorkerParts) {
     ledger: wrap(parts.wrapLedger, new DynamoWebhookLedger(parts.documents, config.TABLE_NAME)),
     publisher: parts.publisher,
     clock,
+    random,
     logger,
     requestsSent: () => tally.count,
     health: new FleetHealth(
@@ -133,33 +134,35 @@ export async function processWebhookRecords(
     onResult?: (result: WebhookResult, message: QueuedWebhook) => void;
   },
 ): Promise<string[]> {
-  const redeliver: string[] = [];
-  for (const record of records) {
-    const message = queuedWebhookOf(record.body);
-    if (!message) {
-      deps.logger.error("queue record is not a queued webhook; dropped", {
-        sqsMessageId: record.messageId,
-      });
-      continue;
-    }
-    try {
-      const result = await deps.worker.handle(message);
-      deps.onResult?.(result, message);
-      if (result.outcome === "retry-later") {
-        await deps.delay(record.eventSourceARN, record.receiptHandle, result.delayMs);
-        redeliver.push(record.messageId);
-      } else if (result.outcome === "publish-failed" || result.outcome === "contended") {
-        redeliver.push(record.messageId);
+  // The records of a batch are different messages: they run at once (each claims its own id,
+  // and two naming one device meet at its versioned write), so a batch takes one refresh's time.
+  const verdicts = await Promise.all(
+    records.map(async (record): Promise<boolean> => {
+      const message = queuedWebhookOf(record.body);
+      if (!message) {
+        deps.logger.error("queue record is not a queued webhook; dropped", {
+          sqsMessageId: record.messageId,
+        });
+        return false;
       }
-    } catch (error) {
-      deps.logger.error("webhook not processed; it will be redelivered", {
-        messageId: message.messageId,
-        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-      });
-      redeliver.push(record.messageId);
-    }
-  }
-  return redeliver;
+      try {
+        const result = await deps.worker.handle(message);
+        deps.onResult?.(result, message);
+        if (result.outcome === "retry-later") {
+          await deps.delay(record.eventSourceARN, record.receiptHandle, result.delayMs);
+          return true;
+        }
+        return result.outcome === "publish-failed" || result.outcome === "contended";
+      } catch (error) {
+        deps.logger.error("webhook not processed; it will be redelivered", {
+          messageId: message.messageId,
+          error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+        });
+        return true;
+      }
+    }),
+  );
+  return records.filter((_, i) => verdicts[i]).map((record) => record.messageId);
 }
 
 function queuedWebhookOf(body: string): QueuedWebhook | undefined {

@@ -17,6 +17,8 @@ import { createWebhookWorker, type WebhookWorker } from "../functions/webhook-ru
 /** Like the deployed queue: a failed message comes back after this, at most this many times. */
 const VISIBILITY_TIMEOUT_MS = 180_000;
 const MAX_RECEIVES = 5;
+/** The deployed event source's batch size: messages handed to the worker at once. */
+const BATCH_SIZE = 10;
 
 interface Held {
   message: QueuedWebhook;
@@ -60,34 +62,40 @@ export class LocalWebhookQueue implements WebhookQueue {
   }
 
   async #deliver(): Promise<void> {
-    const { clock, logger } = this.options;
     for (;;) {
-      const now = clock.now();
-      const next = this.#held.find((held) => held.visibleAt <= now);
-      if (!next) return;
-      next.receives += 1;
-      let result: WebhookResult | undefined;
-      try {
-        result = await this.worker.handle(next.message);
-        this.options.onResult?.(result, next.message);
-      } catch (error) {
-        logger.error("webhook not processed; it will be redelivered", {
-          messageId: next.message.messageId,
-          error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-        });
-      }
-      const done =
-        result !== undefined &&
-        result.outcome !== "retry-later" &&
-        result.outcome !== "publish-failed" &&
-        result.outcome !== "contended";
-      if (done || next.receives >= MAX_RECEIVES) {
-        this.#held.splice(this.#held.indexOf(next), 1);
-        if (!done) logger.error("webhook dead-lettered", { messageId: next.message.messageId });
-      } else {
-        next.visibleAt =
-          now + (result?.outcome === "retry-later" ? result.delayMs : VISIBILITY_TIMEOUT_MS);
-      }
+      const now = this.options.clock.now();
+      // Up to a batch at a time, as the worker's SQS event source hands them over.
+      const batch = this.#held.filter((held) => held.visibleAt <= now).slice(0, BATCH_SIZE);
+      if (batch.length === 0) return;
+      for (const held of batch) held.visibleAt = Number.POSITIVE_INFINITY;
+      await Promise.all(batch.map((held) => this.#deliverOne(held, now)));
+    }
+  }
+
+  async #deliverOne(held: Held, now: number): Promise<void> {
+    const { logger } = this.options;
+    held.receives += 1;
+    let result: WebhookResult | undefined;
+    try {
+      result = await this.worker.handle(held.message);
+      this.options.onResult?.(result, held.message);
+    } catch (error) {
+      logger.error("webhook not processed; it will be redelivered", {
+        messageId: held.message.messageId,
+        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      });
+    }
+    const done =
+      result !== undefined &&
+      result.outcome !== "retry-later" &&
+      result.outcome !== "publish-failed" &&
+      result.outcome !== "contended";
+    if (done || held.receives >= MAX_RECEIVES) {
+      this.#held.splice(this.#held.indexOf(held), 1);
+      if (!done) logger.error("webhook dead-lettered", { messageId: held.message.messageId });
+    } else {
+      held.visibleAt =
+        now + (result?.outcome === "retry-later" ? result.delayMs : VISIBILITY_TIMEOUT_MS);
     }
   }
 }

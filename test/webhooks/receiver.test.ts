@@ -37,10 +37,16 @@ function world(secrets: string[] = [CURRENT, PREVIOUS]) {
   const queued: QueuedWebhook[] = [];
   const verdicts: ReceiverVerdict[] = [];
   const clock = new ManualClock(NOW);
+  const secretReads = { count: 0 };
   const receive = createWebhookReceiver(
     {
       verifier: new SvixSignatureVerifier(silentLogger),
-      secrets: { read: async () => secrets },
+      secrets: {
+        read: async () => {
+          secretReads.count += 1;
+          return secrets;
+        },
+      },
       queue: {
         enqueue: async (message) => {
           queued.push(message);
@@ -60,7 +66,7 @@ function world(secrets: string[] = [CURRENT, PREVIOUS]) {
         body,
       }),
     );
-  return { queued, verdicts, post, receive };
+  return { queued, verdicts, post, receive, secretReads };
 }
 
 async function expectUnverified(
@@ -95,10 +101,12 @@ describe("the webhook receiver", () => {
   it.each(["svix-id", "svix-timestamp", "svix-signature"])(
     "refuses a request without %s",
     async (header) => {
-      const { post, queued } = world();
+      const { post, queued, secretReads } = world();
       const headers: Record<string, string> = signed();
       delete headers[header];
       await expectUnverified(await post(headers), queued);
+      // Refused before the secret is read: unsigned floods cost no Secrets Manager call.
+      expect(secretReads.count).toBe(0);
     },
   );
 

@@ -5,7 +5,14 @@
  * before the write. The poll stays the source of truth: whatever this path cannot do (share
  * spent, 429, an unknown EVSE) it leaves, changing nothing, to the next sweep.
  */
-import type { Clock, DeviceStore, EvEnergyApi, EventPublisher, Logger } from "../../ports.js";
+import type {
+  Clock,
+  DeviceStore,
+  EvEnergyApi,
+  EventPublisher,
+  Logger,
+  Random,
+} from "../../ports.js";
 import type { ChangeEvent, Detection, DetectionSettings, DeviceState } from "../device-state.js";
 import type { Evse } from "../evse.js";
 import type { FleetHealth } from "../fleet-health.js";
@@ -30,6 +37,8 @@ export interface WebhookDependencies {
   ledger: WebhookLedgerStore;
   publisher: EventPublisher<ChangeEvent>;
   clock: Clock;
+  /** Jitter for the ledger's backoff when workers race for it. */
+  random: Random;
   logger: Logger;
   /** Requests sent to ev.energy so far by this process (token exchanges included). */
   requestsSent: () => number;
@@ -138,12 +147,19 @@ async function refresh(
   evseId: string,
 ): Promise<Refresh> {
   const share = webhookShareOf(settings, deps.api.rateLimit?.limit ?? null);
-  const spend = await spendFromLedger(deps.ledger, {
-    now: deps.clock.now(),
-    cost: REFRESH_WORST_CASE_REQUESTS,
-    share,
-    sendMarginMs: settings.sendMarginMs,
-  });
+  // Workers racing for the one ledger item spread out: up to 5, 10, … 200 ms, jittered.
+  const backoff = (round: number) =>
+    deps.clock.sleep(deps.random() * Math.min(200, 5 * 2 ** round));
+  const spend = await spendFromLedger(
+    deps.ledger,
+    {
+      now: deps.clock.now(),
+      cost: REFRESH_WORST_CASE_REQUESTS,
+      share,
+      sendMarginMs: settings.sendMarginMs,
+    },
+    backoff,
+  );
   if (!spend.spent) {
     deps.logger.info("webhook share spent; the device is left to the next sweep", {
       evseId,
@@ -164,7 +180,7 @@ async function refresh(
     throw error;
   } finally {
     const sent = deps.requestsSent() - before;
-    await refundToLedger(deps.ledger, spend.at, REFRESH_WORST_CASE_REQUESTS - sent);
+    await refundToLedger(deps.ledger, spend.at, REFRESH_WORST_CASE_REQUESTS - sent, backoff);
   }
 }
 

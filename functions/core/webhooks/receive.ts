@@ -45,7 +45,8 @@ export type ReceiveOutcome =
 
 /**
  * 1. Refuse a body over the limit before reading it further.
- * 2. Verify the signature with every secret in force (none verifies: unverified).
+ * 2. Verify the signature with every secret in force (none verifies, or the Svix headers are
+ *    missing: unverified).
  * 3. Queue the verified message for the worker, which does the rest asynchronously.
  */
 export async function receiveWebhook(
@@ -55,6 +56,12 @@ export async function receiveWebhook(
 ): Promise<ReceiveOutcome> {
   if (Buffer.byteLength(request.rawBody, "utf8") > settings.maxBodyBytes) {
     return { kind: "too-large", limitBytes: settings.maxBodyBytes };
+  }
+  // Without the three headers nothing can verify: refused before the secret is even read, so a
+  // flood of unsigned requests costs no Secrets Manager call.
+  const { headers } = request;
+  if (!headers["svix-id"] || !headers["svix-timestamp"] || !headers["svix-signature"]) {
+    return { kind: "unverified" };
   }
   let secrets: string[];
   try {

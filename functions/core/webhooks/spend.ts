@@ -7,7 +7,11 @@ import { planRefund, planSpend } from "./budget.js";
 import type { WebhookLedgerStore } from "./ports.js";
 
 /** Rounds of read-plan-write before a worker gives up and lets its message come back later. */
-const MAX_ROUNDS = 8;
+const MAX_ROUNDS = 12;
+
+/** Waits before round `round` (1, 2, …) after a lost write: jittered, so racers spread out. */
+export type Backoff = (round: number) => Promise<void>;
+const noWait: Backoff = async () => undefined;
 
 export class LedgerContended extends Error {
   override readonly name = "LedgerContended";
@@ -22,8 +26,10 @@ export type SpendResult = { spent: true; at: number } | { spent: false; inWindow
 export async function spendFromLedger(
   store: WebhookLedgerStore,
   request: { now: number; cost: number; share: number; sendMarginMs: number },
+  backoff: Backoff = noWait,
 ): Promise<SpendResult> {
   for (let round = 0; round < MAX_ROUNDS; round += 1) {
+    if (round > 0) await backoff(round);
     const ledger = await store.read();
     const plan = planSpend(ledger, request.now, request.cost, request.share, request);
     if (!plan.ok) return { spent: false, inWindow: plan.inWindow };
@@ -42,9 +48,11 @@ export async function refundToLedger(
   store: WebhookLedgerStore,
   at: number,
   count: number,
+  backoff: Backoff = noWait,
 ): Promise<void> {
   if (count <= 0) return;
   for (let round = 0; round < MAX_ROUNDS; round += 1) {
+    if (round > 0) await backoff(round);
     const ledger: WebhookLedger = await store.read();
     if (await store.write(planRefund(ledger, at, count), ledger.revision)) return;
   }
