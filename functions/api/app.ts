@@ -27,6 +27,7 @@ import {
   type RequestSettings,
   rejectRequest,
 } from "../core/decommission/requests.js";
+import { publicState } from "../core/device-state.js";
 import type { FleetReader } from "../core/fleet-reports.js";
 import type { Logger } from "../ports.js";
 import { fleetRoutes, silentListing } from "./fleet-routes.js";
@@ -151,7 +152,7 @@ export function createApi(deps: ApiDependencies): ApiHandler {
         cursor: query.cursor,
         lifecycle: lifecycle === "all" ? undefined : lifecycle,
       });
-      return json(200, { items: page.items, nextCursor: page.nextCursor ?? null });
+      return json(200, { items: page.items.map(publicState), nextCursor: page.nextCursor ?? null });
     },
     getEvse: async (call) => {
       parseQuery(call.request, NoQuery);
@@ -160,7 +161,7 @@ export function createApi(deps: ApiDependencies): ApiHandler {
       const device = await deps.requests.devices.get(id);
       if (device === undefined) throw new EvseNotFound(id);
       const open = await deps.requests.store.openRequestFor(id);
-      return json(200, { ...device, openDecommissionRequestId: open ?? null });
+      return json(200, { ...publicState(device), openDecommissionRequestId: open ?? null });
     },
   };
 

@@ -28,6 +28,18 @@ export interface DeviceState {
   lastSeenAt: string;
   /** Bumped by every state change; writes are conditional on it. */
   version: number;
+  /**
+   * When the webhook path published this state's change, until the poll first reads the device
+   * after it: the poll then measures the lead the webhook path gained (its read time minus this)
+   * and clears it. Internal: never published, never served (see `publicState`).
+   */
+  webhookChangedAt?: string;
+}
+
+/** A state as events and the API show it: without what only the two paths keep between them. */
+export function publicState(state: DeviceState): DeviceState {
+  const { webhookChangedAt: _internal, ...shown } = state;
+  return shown;
 }
 
 /** The fields whose change is an `EVSE Status Changed`. */
@@ -86,6 +98,11 @@ export interface Detection {
   next: DeviceState;
   events: ChangeEvent[];
   write: WriteKind;
+  /**
+   * The poll's first read of a device after the webhook path published its change: how long
+   * after the webhook path's detection the poll got to it (the webhook path's lead).
+   */
+  webhookLeadMs?: number;
 }
 
 /** Connectivity from the age of the newest sample; unknown when there is none. */
@@ -148,18 +165,27 @@ export function detectChange(
   ).map((field) => ({ field, previous: previous[field], current: candidate[field] }));
   const connectivityChanged = candidate.connectivity !== previous.connectivity;
 
+  // The poll reaching a change the webhook path published first: it measures the lead and
+  // clears the mark (with the heartbeat write it makes for it, or with its own change).
+  const lead = webhookLead(previous, now, observedBy);
   if (changedFields.length === 0 && !connectivityChanged) {
     const heartbeatDue = now - Date.parse(previous.lastSeenAt) >= settings.heartbeatMs;
+    if (lead !== undefined) {
+      const { webhookChangedAt: _measured, ...next } = { ...candidate, lastSeenAt: nowIso };
+      return { next, events: [], write: "heartbeat", webhookLeadMs: lead };
+    }
     // A newer sample alone is not a change; the stored one is refreshed with the heartbeat.
     const next = heartbeatDue ? { ...candidate, lastSeenAt: nowIso } : previous;
     return { next, events: [], write: heartbeatDue ? "heartbeat" : "none" };
   }
 
+  const { webhookChangedAt: _previousMark, ...changed } = candidate;
   const next: DeviceState = {
-    ...candidate,
+    ...changed,
     lastChangedAt: nowIso,
     lastSeenAt: nowIso,
     version: previous.version + 1,
+    ...(observedBy === "webhook" ? { webhookChangedAt: nowIso } : {}),
   };
   const events: ChangeEvent[] = [];
   if (changedFields.length > 0) {
@@ -170,7 +196,13 @@ export function detectChange(
   if (connectivityChanged) {
     events.push(changeEvent("EVSE Connectivity Changed", previous, next, nowIso, observedBy));
   }
-  return { next, events, write: "change" };
+  return { next, events, write: "change", ...(lead === undefined ? {} : { webhookLeadMs: lead }) };
+}
+
+/** The webhook path's lead over the poll, when the poll reads a change it published first. */
+function webhookLead(previous: DeviceState, now: number, observedBy: ObservedBy) {
+  if (observedBy !== "poll" || previous.webhookChangedAt === undefined) return undefined;
+  return Math.max(0, now - Date.parse(previous.webhookChangedAt));
 }
 
 /** A device a complete sweep did not list (only the poll removes): one `EVSE Removed`. */
@@ -247,8 +279,8 @@ function changeEvent(
     type,
     evseId: current.evseId,
     cpid: current.cpid,
-    previous,
-    current,
+    previous: previous && publicState(previous),
+    current: publicState(current),
     ...(changedFields ? { changedFields } : {}),
     sampledAt: current.sampledAt,
     detectedAt,

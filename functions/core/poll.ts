@@ -88,6 +88,11 @@ export interface PollSummary {
    * the webhook path should have seen first; the webhook-silence alarm compares them.
    */
   chargingStarts: number;
+  /**
+   * For each change the webhook path published first and this run's poll then read: how long
+   * after the webhook path the poll got to it (milliseconds), the webhook path's lead.
+   */
+  webhookLeadsMs: number[];
   publishFailures: number;
   writes: number;
   heartbeats: number;
@@ -171,6 +176,7 @@ class PollRun {
       },
       eventsPublished: 0,
       chargingStarts: 0,
+      webhookLeadsMs: [],
       publishFailures: 0,
       writes: 0,
       heartbeats: 0,
@@ -451,6 +457,7 @@ class PollRun {
         expectedVersion: item.previous?.version ?? null,
         listed: item.listed,
         records: item.records ?? this.deps.health?.recordsFor(item.previous, item.detection, now),
+        webhookLeadMs: item.detection.webhookLeadMs,
       }));
   }
 
@@ -472,6 +479,9 @@ class PollRun {
         if (outcome === "written") {
           this.summary.writes += 1;
           if (write.state.version === write.expectedVersion) this.summary.heartbeats += 1;
+          // Counted once it is written: the write clears the mark it was measured from.
+          if (write.webhookLeadMs !== undefined)
+            this.summary.webhookLeadsMs.push(write.webhookLeadMs);
           return undefined;
         }
         this.summary.conflicts += 1;

@@ -20,6 +20,8 @@ export interface PendingWrite {
   listed: Evse | null;
   /** History entries and the rollup update, written with the device (fleet health). */
   records?: WriteRecords | undefined;
+  /** The webhook path's lead this write measures (see `Detection.webhookLeadMs`). */
+  webhookLeadMs?: number | undefined;
 }
 
 /** Where a sweep stands; saved after every committed page, under the lease. */

@@ -42,6 +42,11 @@ export function recordPollMetrics(target: MetricSink, summary: PollSummary): voi
   target.addMetric("Removed", MetricUnit.Count, summary.changesByType["EVSE Removed"]);
   target.addMetric("DeviceWrites", MetricUnit.Count, summary.writes);
   target.addMetric("PollChargingStarts", MetricUnit.Count, summary.chargingStarts);
+  // One value per change the webhook path published first (EMF keeps up to 100 values of a
+  // metric per document: a run's first 100 stand for it).
+  for (const lead of summary.webhookLeadsMs.slice(0, 100)) {
+    target.addMetric("WebhookLeadSeconds", MetricUnit.Seconds, Math.round(lead / 100) / 10);
+  }
   target.addMetric("PublishFailures", MetricUnit.Count, summary.publishFailures);
   target.addMetric("SweepsCompleted", MetricUnit.Count, summary.sweepComplete ? 1 : 0);
   // The poll switch (1 while paused), for the dashboard; and what `poll-no-complete-sweep`

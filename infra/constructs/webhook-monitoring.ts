@@ -113,6 +113,16 @@ export function webhookWidgets(
         ],
         width: 8,
       }),
+      new GraphWidget({
+        title:
+          "Webhooks' lead over the poll (s): the poll's read of a change minus the webhook path's",
+        left: [
+          metric(poll, "WebhookLeadSeconds", "p50", "p50"),
+          metric(poll, "WebhookLeadSeconds", "p90", "p90"),
+          metric(poll, "WebhookLeadSeconds", Stats.MAXIMUM, "max"),
+        ],
+        width: 8,
+      }),
     ],
   ];
 }

@@ -118,6 +118,7 @@ describe("the poll's metrics", () => {
     snapshot: null,
     fleetDegraded: null,
     fleetEvents: 0,
+    webhookLeadsMs: [],
     durationMs: 5,
     ...overrides,
   });
@@ -137,6 +138,25 @@ describe("the poll's metrics", () => {
 
   it("count the charging starts the poll published, for the webhook-silence alarm", async () => {
     expect((await emitted(summary({ chargingStarts: 3 }))).get("PollChargingStarts")).toBe(3);
+  });
+
+  it("give each webhook lead the run measured in seconds, at most 100 of them", async () => {
+    const { recordPollMetrics } = await observability();
+    const leads = (webhookLeadsMs: number[]) => {
+      const values: number[] = [];
+      recordPollMetrics(
+        {
+          addMetric: (name, _unit, value) => {
+            if (name === "WebhookLeadSeconds") values.push(value);
+          },
+        },
+        summary({ webhookLeadsMs }),
+      );
+      return values;
+    };
+    expect(leads([])).toEqual([]);
+    expect(leads([180_000, 1_250])).toEqual([180, 1.3]);
+    expect(leads(Array.from({ length: 150 }, () => 60_000))).toHaveLength(100);
   });
 
   it("count a complete sweep, and nothing for a run that stopped short or failed", async () => {

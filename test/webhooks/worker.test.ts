@@ -56,6 +56,26 @@ describe("a verified webhook", () => {
     expect(newEvents()).toHaveLength(1);
   });
 
+  it("lets the poll measure the webhook path's lead once, from its next read, and never shows the mark", async () => {
+    const { h, evseId, webhook, newEvents } = await chargingStarts();
+    await h.deliver(webhook);
+    const deliveredAt = h.clock.now();
+    const [published] = newEvents();
+    expect(published?.current).not.toHaveProperty("webhookChangedAt");
+    expect(await h.devices.get(evseId)).toMatchObject({
+      webhookChangedAt: new Date(deliveredAt).toISOString(),
+    });
+    h.clock.advance(3 * MINUTE);
+    h.sim.fleet.sampleAll();
+    const confirming = await h.poll();
+    expect(confirming.webhookLeadsMs).toEqual([3 * MINUTE]);
+    expect(await h.devices.get(evseId)).not.toHaveProperty("webhookChangedAt");
+    h.clock.advance(5 * MINUTE);
+    h.sim.fleet.sampleAll();
+    expect((await h.poll()).webhookLeadsMs).toEqual([]);
+    expect(newEvents()).toHaveLength(1);
+  });
+
   it("publishes nothing for a change the poll saw first (the same id is never published twice)", async () => {
     const { h, webhook, newEvents } = await chargingStarts();
     await h.poll();
