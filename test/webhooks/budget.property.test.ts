@@ -12,6 +12,7 @@ import {
   HOUR_MS,
   planSpend,
   pollShareBeside,
+  requestsInWindow,
   type WebhookLedger,
   webhookShareOf,
 } from "../../functions/core/webhooks/budget.js";
@@ -75,9 +76,7 @@ describe("the webhook share of the hourly budget", () => {
                 for (let i = 0; i < rivalCost; i += 1) sent.push(now + s.sendDelayMs);
               };
             }
-            const windowBefore = ledger.state.spentAt.filter(
-              (t) => t > now - HOUR_MS - MARGIN_MS,
-            ).length;
+            const windowBefore = requestsInWindow(ledger.state, now, { sendMarginMs: MARGIN_MS });
             const result = await spendFromLedger(ledger, {
               now,
               cost: s.cost,
@@ -85,7 +84,8 @@ describe("the webhook share of the hourly budget", () => {
               sendMarginMs: MARGIN_MS,
             });
             if (!result.spent) {
-              // Refused only when it would not have fitted (a rival may have filled it).
+              // Refused only when it would not have fitted, counting the window's minutes whole
+              // (a rival may have filled it).
               expect(result.inWindow + s.cost).toBeGreaterThan(share);
               expect(Math.max(result.inWindow, windowBefore) + s.cost).toBeGreaterThan(share);
               continue;
@@ -101,7 +101,7 @@ describe("the webhook share of the hourly budget", () => {
     );
   });
 
-  it("refuses past the share and admits again once the oldest spend leaves the window", () => {
+  it("refuses past the share and admits again once the oldest minute leaves the window", () => {
     const at = Date.parse("2026-03-02T08:00:00Z");
     const settings = { sendMarginMs: MARGIN_MS };
     let ledger = emptyLedger;
@@ -111,20 +111,40 @@ describe("the webhook share of the hourly budget", () => {
       ledger = plan.next;
     }
     expect(planSpend(ledger, at + HOUR_MS, 1, 3, settings)).toEqual({ ok: false, inWindow: 3 });
-    const later = planSpend(ledger, at + HOUR_MS + MARGIN_MS + 1, 1, 3, settings);
-    expect(later.ok && later.next.spentAt).toEqual([
-      at + 60_000,
-      at + 120_000,
-      at + HOUR_MS + MARGIN_MS + 1,
+    // The first minute counts whole until the window has left all of it.
+    expect(planSpend(ledger, at + HOUR_MS + MARGIN_MS + 59_999, 1, 3, settings).ok).toBe(false);
+    const later = planSpend(ledger, at + HOUR_MS + MARGIN_MS + 60_000, 1, 3, settings);
+    expect(later.ok && later.next.minutes).toEqual([
+      [at + 60_000, 1],
+      [at + 120_000, 1],
+      [at + HOUR_MS + 60_000, 1],
     ]);
   });
 
-  it("records a clock that lags the newest spend at that spend's time, never earlier", () => {
-    const at = Date.parse("2026-03-02T08:00:00Z");
-    const first = planSpend(emptyLedger, at, 1, 5, { sendMarginMs: 0 });
+  it("counts requests in their minute, and a clock that lags the newest minute in that minute", () => {
+    const at = Date.parse("2026-03-02T08:00:30Z");
+    const first = planSpend(emptyLedger, at, 3, 10, { sendMarginMs: 0 });
     if (!first.ok) throw new Error("within the share");
-    const lagging = planSpend(first.next, at - 2_000, 1, 5, { sendMarginMs: 0 });
-    expect(lagging.ok && lagging.next.spentAt).toEqual([at, at]);
+    const same = planSpend(first.next, at + 20_000, 2, 10, { sendMarginMs: 0 });
+    if (!same.ok) throw new Error("within the share");
+    expect(same.next.minutes).toEqual([[Date.parse("2026-03-02T08:00:00Z"), 5]]);
+    const lagging = planSpend(same.next, at - 120_000, 1, 10, { sendMarginMs: 0 });
+    expect(lagging.ok && lagging.next.minutes).toEqual([[Date.parse("2026-03-02T08:00:00Z"), 6]]);
+  });
+
+  it("keeps one count per minute of the window, however large the share", () => {
+    let ledger = emptyLedger;
+    let now = Date.parse("2026-03-02T08:00:00Z");
+    for (let i = 0; i < 5_000; i += 1) {
+      now += 2_000;
+      const plan = planSpend(ledger, now, 1, 100_000, { sendMarginMs: MARGIN_MS });
+      if (!plan.ok) throw new Error("within the share");
+      ledger = plan.next;
+    }
+    expect(ledger.minutes.length).toBeLessThanOrEqual(62);
+    expect(requestsInWindow(ledger, now, { sendMarginMs: MARGIN_MS })).toBeGreaterThanOrEqual(
+      1_800,
+    );
   });
 
   it("measures the busiest sliding hour", () => {

@@ -63,7 +63,7 @@ export class DynamoWebhookClaims implements WebhookClaims {
   }
 }
 
-/** The webhook ledger: one item, pk `WEBHOOK_LEDGER`, sk `SPENT`, `spentAt` and `revision`. */
+/** The webhook ledger: one item, pk `WEBHOOK_LEDGER`, sk `SPENT`, `minutes` and `revision`. */
 export class DynamoWebhookLedger implements WebhookLedgerStore {
   constructor(
     private readonly db: DynamoDBDocumentClient,
@@ -79,7 +79,11 @@ export class DynamoWebhookLedger implements WebhookLedgerStore {
       }),
     );
     if (!Item) return emptyLedger;
-    return { spentAt: (Item.spentAt as number[]) ?? [], revision: Number(Item.revision) };
+    const minutes = Array.isArray(Item.minutes) ? (Item.minutes as Array<[number, number]>) : [];
+    return {
+      minutes: minutes.map(([start, requests]) => [Number(start), Number(requests)]),
+      revision: Number(Item.revision),
+    };
   }
 
   async write(next: WebhookLedger, expectedRevision: number): Promise<boolean> {
@@ -90,7 +94,7 @@ export class DynamoWebhookLedger implements WebhookLedgerStore {
           Item: {
             pk: WEBHOOK_LEDGER_PARTITION,
             sk: WEBHOOK_LEDGER_SORT_KEY,
-            spentAt: next.spentAt,
+            minutes: next.minutes,
             revision: next.revision,
           },
           ...(expectedRevision === 0

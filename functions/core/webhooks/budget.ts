@@ -3,23 +3,27 @@
  *
  * The poll's share (`BUDGET_SHARE` of the limit, 80%) is split: the webhook path gets
  * `webhookShare` of the limit, the poll what is left. The poll's own ledger counts per minute
- * and is checked before a page; the webhook path instead spends from a ledger that holds the
- * time of every request it recorded in the last window, and may record one only while fewer
- * than its share lie in that window. Every change of it is one conditional write on a revision
- * number, so two workers cannot both take the last request (no transactions needed).
+ * and is checked before a page; the webhook path instead spends from one ledger item holding
+ * its requests counted per minute over the last window (at most 62 counts, whatever the share:
+ * the item stays small to read and write), and may record requests only while those counts
+ * leave room in its share. Every change of it is one conditional write on a revision number,
+ * so two workers cannot both take the last request (no transactions needed).
  *
- * Why this bounds every sliding hour: a spend at time t is recorded only when the window
- * (t - window, t] held fewer than `share` spends; any hour-long interval ending at a is, up to
- * its last spend t, inside (t - window, t], so it holds at most `share` spends. The window is
- * an hour plus the longest a request may take after its record (`sendMarginMs`), so the bound
- * also holds for the times requests are actually sent.
+ * Why this bounds every sliding hour: a spend at time t is recorded only when the minutes
+ * overlapping (t - window, t] held, with it, no more than `share`; any hour-long interval ending
+ * at a holds, up to its last spend t, only spends recorded in (t - window, t], which those
+ * minutes cover (whole minutes count more, never less). The window is an hour plus the longest
+ * a request may take after its record (`sendMarginMs`), so the bound also holds for the times
+ * requests are actually sent.
  */
 
 export const HOUR_MS = 3_600_000;
 
-/** The ledger item's content: spend times (epoch ms, ascending) and its revision. */
+export const MINUTE_MS = 60_000;
+
+/** The ledger item's content: requests per minute (minute start in epoch ms, ascending). */
 export interface WebhookLedger {
-  spentAt: number[];
+  minutes: Array<[minuteStart: number, requests: number]>;
   /** Bumped by every write; each write is conditional on the revision it read (0: no item). */
   revision: number;
 }
@@ -46,14 +50,30 @@ export function pollShareBeside(pollShare: number, webhookShare: number): number
   return pollShare - webhookShare;
 }
 
-export const emptyLedger: WebhookLedger = { spentAt: [], revision: 0 };
+export const emptyLedger: WebhookLedger = { minutes: [], revision: 0 };
 
-export type SpendPlan = { ok: true; next: WebhookLedger } | { ok: false; inWindow: number };
+export type SpendPlan =
+  | { ok: true; next: WebhookLedger; at: number }
+  | { ok: false; inWindow: number };
+
+const minuteOf = (at: number) => Math.floor(at / MINUTE_MS) * MINUTE_MS;
+
+/** The requests the ledger counts in the minutes overlapping the window that ends at `at`. */
+export function requestsInWindow(
+  ledger: WebhookLedger,
+  at: number,
+  settings: Pick<WebhookBudgetSettings, "sendMarginMs">,
+): number {
+  const windowStart = at - HOUR_MS - settings.sendMarginMs;
+  return ledger.minutes
+    .filter(([start]) => start + MINUTE_MS > windowStart)
+    .reduce((sum, [, requests]) => sum + requests, 0);
+}
 
 /**
- * Whether `cost` more requests fit in the share at `now`, and the ledger that records them:
- * older spends are dropped (they count in no window that matters any more). A clock behind the
- * newest record spends at that record's time instead, so times never go backwards.
+ * Whether `cost` more requests fit in the share at `now`, and the ledger that records them (at
+ * `at`): minutes out of the window are dropped (they count in no window that matters any
+ * more). A clock behind the newest minute spends in that minute, so times never go backwards.
  */
 export function planSpend(
   ledger: WebhookLedger,
@@ -62,17 +82,19 @@ export function planSpend(
   share: number,
   settings: Pick<WebhookBudgetSettings, "sendMarginMs">,
 ): SpendPlan {
-  const at = Math.max(now, ledger.spentAt.at(-1) ?? now);
+  const newest = ledger.minutes.at(-1)?.[0];
+  const at = newest === undefined ? now : Math.max(now, newest);
+  const inWindow = requestsInWindow(ledger, at, settings);
+  if (inWindow + cost > share) return { ok: false, inWindow };
   const windowStart = at - HOUR_MS - settings.sendMarginMs;
-  const recent = ledger.spentAt.filter((time) => time > windowStart);
-  if (recent.length + cost > share) return { ok: false, inWindow: recent.length };
-  return {
-    ok: true,
-    next: {
-      spentAt: [...recent, ...Array.from({ length: cost }, () => at)],
-      revision: ledger.revision + 1,
-    },
-  };
+  const minute = minuteOf(at);
+  const kept = ledger.minutes.filter(([start]) => start + MINUTE_MS > windowStart);
+  const last = kept.at(-1);
+  const minutes: WebhookLedger["minutes"] =
+    last !== undefined && last[0] === minute
+      ? [...kept.slice(0, -1), [minute, last[1] + cost]]
+      : [...kept, [minute, cost]];
+  return { ok: true, at, next: { minutes, revision: ledger.revision + 1 } };
 }
 
 /**
@@ -81,14 +103,13 @@ export function planSpend(
  * was not sent cannot make any window hold more than it did.
  */
 export function planRefund(ledger: WebhookLedger, at: number, count: number): WebhookLedger {
-  let left = count;
-  const spentAt: number[] = [];
-  for (let i = ledger.spentAt.length - 1; i >= 0; i -= 1) {
-    const time = ledger.spentAt[i] as number;
-    if (left > 0 && time === at) left -= 1;
-    else spentAt.unshift(time);
-  }
-  return { spentAt, revision: ledger.revision + 1 };
+  const minute = minuteOf(at);
+  return {
+    minutes: ledger.minutes.map(([start, requests]): [number, number] =>
+      start === minute ? [start, Math.max(0, requests - count)] : [start, requests],
+    ),
+    revision: ledger.revision + 1,
+  };
 }
 
 /** The most spends any `windowMs`-long interval holds (for tests and the benchmark). */

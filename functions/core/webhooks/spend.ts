@@ -34,7 +34,7 @@ export async function spendFromLedger(
     const plan = planSpend(ledger, request.now, request.cost, request.share, request);
     if (!plan.ok) return { spent: false, inWindow: plan.inWindow };
     if (await store.write(plan.next, ledger.revision)) {
-      return { spent: true, at: plan.next.spentAt.at(-1) as number };
+      return { spent: true, at: plan.at };
     }
   }
   throw new LedgerContended();
