@@ -147,6 +147,43 @@ describe("the webhook share of the hourly budget", () => {
     );
   });
 
+  it("lets one process's spends take turns on the ledger instead of racing for it", async () => {
+    let lost = 0;
+    const ledger = new RacyLedger();
+    // A real read takes a while: reads held until all ten are under way, as racers' would be.
+    let pending: Array<() => void> = [];
+    const counting: WebhookLedgerStore = {
+      read: async () => {
+        await new Promise<void>((resolve) => {
+          pending.push(resolve);
+          setImmediate(() => {
+            const waiting = pending;
+            pending = [];
+            for (const release of waiting) release();
+          });
+        });
+        return ledger.read();
+      },
+      write: async (next, expected) => {
+        const written = await ledger.write(next, expected);
+        if (!written) lost += 1;
+        return written;
+      },
+    };
+    const now = Date.parse("2026-03-02T08:00:00Z");
+    const spends = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        spendFromLedger(counting, { now, cost: 4, share: 100, sendMarginMs: MARGIN_MS }),
+      ),
+    );
+    await Promise.all(
+      spends.map((spend) => (spend.spent ? refundToLedger(counting, spend.at, 3) : undefined)),
+    );
+    expect(spends.every((spend) => spend.spent)).toBe(true);
+    expect(lost).toBe(0);
+    expect(requestsInWindow(ledger.state, now, { sendMarginMs: MARGIN_MS })).toBe(10);
+  });
+
   it("measures the busiest sliding hour", () => {
     const t = Date.parse("2026-03-02T08:00:00Z");
     expect(busiestWindow([])).toBe(0);

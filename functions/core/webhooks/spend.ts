@@ -22,11 +22,35 @@ export class LedgerContended extends Error {
 
 export type SpendResult = { spent: true; at: number } | { spent: false; inWindow: number };
 
+const turns = new WeakMap<WebhookLedgerStore, Promise<unknown>>();
+
+/**
+ * One read-plan-write at a time per ledger in this process: the records of a batch take turns
+ * instead of racing each other for the one item (and backing off); the conditional write still
+ * settles races between processes.
+ */
+function inTurn<T>(store: WebhookLedgerStore, work: () => Promise<T>): Promise<T> {
+  const next = (turns.get(store) ?? Promise.resolve()).then(work, work);
+  turns.set(
+    store,
+    next.catch(() => undefined),
+  );
+  return next;
+}
+
 /** Records `cost` requests at `now` if they fit in `share`; throws LedgerContended. */
-export async function spendFromLedger(
+export function spendFromLedger(
   store: WebhookLedgerStore,
   request: { now: number; cost: number; share: number; sendMarginMs: number },
   backoff: Backoff = noWait,
+): Promise<SpendResult> {
+  return inTurn(store, () => spend(store, request, backoff));
+}
+
+async function spend(
+  store: WebhookLedgerStore,
+  request: { now: number; cost: number; share: number; sendMarginMs: number },
+  backoff: Backoff,
 ): Promise<SpendResult> {
   for (let round = 0; round < MAX_ROUNDS; round += 1) {
     if (round > 0) await backoff(round);
@@ -51,9 +75,11 @@ export async function refundToLedger(
   backoff: Backoff = noWait,
 ): Promise<void> {
   if (count <= 0) return;
-  for (let round = 0; round < MAX_ROUNDS; round += 1) {
-    if (round > 0) await backoff(round);
-    const ledger: WebhookLedger = await store.read();
-    if (await store.write(planRefund(ledger, at, count), ledger.revision)) return;
-  }
+  await inTurn(store, async () => {
+    for (let round = 0; round < MAX_ROUNDS; round += 1) {
+      if (round > 0) await backoff(round);
+      const ledger: WebhookLedger = await store.read();
+      if (await store.write(planRefund(ledger, at, count), ledger.revision)) return;
+    }
+  });
 }
