@@ -97,7 +97,9 @@ export function createWebhookWorker(parts: WebhookWorkerParts) {
     webhookShare: config.WEBHOOK_BUDGET_SHARE,
     defaultLimit: config.RATE_LIMIT_DEFAULT,
     // A refresh is sent within its request timeout of its record (one attempt, no retries).
-    sendMarginMs: config.EVENERGY_REQUEST_TIMEOUT_MS,
+    // A refresh's last request (token, GET, 401, token again, GET) may leave up to four
+    // request timeouts after its spend was recorded; the window covers that too.
+    sendMarginMs: 4 * config.EVENERGY_REQUEST_TIMEOUT_MS,
     retryDelayMs: config.WEBHOOK_RETRY_DELAY_SECONDS * 1000,
   };
   return {

@@ -140,8 +140,12 @@ export function detectChange(
   }
 
   const candidate: DeviceState = { ...previous };
-  if (observed.cpid !== undefined) candidate.cpid = observed.cpid;
-  if (observed.lockMode !== undefined) candidate.lockMode = observed.lockMode;
+  // An observation whose sample is older than the stored one was made before it (a poll page
+  // listed before a webhook refresh): none of it is newer, its cpid and lock mode included.
+  if (!observedSince(previous, observed)) {
+    if (observed.cpid !== undefined) candidate.cpid = observed.cpid;
+    if (observed.lockMode !== undefined) candidate.lockMode = observed.lockMode;
+  }
   const sample = observed.latestStatusLog;
   if (sample && isNotOlder(sample.sampledAt, previous.sampledAt)) {
     candidate.sampledAt = sample.sampledAt;
@@ -247,6 +251,16 @@ function discoveredState(
     lastSeenAt: nowIso,
     version: (previous?.version ?? 0) + 1,
   };
+}
+
+/**
+ * Whether the stored state holds a newer sample than `observed` carries: another writer saw the
+ * device after this observation was made, and the observation must not be written over it.
+ */
+export function observedSince(stored: DeviceState | undefined, observed: Evse): boolean {
+  const sample = observed.latestStatusLog?.sampledAt;
+  if (stored?.sampledAt == null || sample == null) return false;
+  return Date.parse(stored.sampledAt) > Date.parse(sample);
 }
 
 function isNotOlder(sampledAt: string, stored: string | null): boolean {

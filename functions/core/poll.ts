@@ -22,7 +22,7 @@ import type {
   DetectionSettings,
   DeviceState,
 } from "./device-state.js";
-import { detectChange, detectRemoval } from "./device-state.js";
+import { detectChange, detectRemoval, observedSince } from "./device-state.js";
 import type { Evse } from "./evse.js";
 import type { FleetEvent } from "./fleet-alert.js";
 import type { FleetHealth } from "./fleet-health.js";
@@ -455,6 +455,7 @@ class PollRun {
       .map((item) => ({
         state: item.detection.next,
         expectedVersion: item.previous?.version ?? null,
+        expectedLastSeenAt: item.previous?.lastSeenAt,
         listed: item.listed,
         records: item.records ?? this.deps.health?.recordsFor(item.previous, item.detection, now),
         webhookLeadMs: item.detection.webhookLeadMs,
@@ -473,7 +474,7 @@ class PollRun {
         // History and rollups ride along: the checkpoint keeps this write until both have landed
         // (the next checkpoint waits for them), so a run that dies writes them again.
         const [outcome] = await Promise.all([
-          devices.put(write.state, write.expectedVersion ?? undefined),
+          devices.put(write.state, write.expectedVersion ?? undefined, write.expectedLastSeenAt),
           write.records && this.deps.health?.record(write.state, write.records),
         ]);
         if (outcome === "written") {
@@ -498,6 +499,12 @@ class PollRun {
       const now = clock.now();
       const fresh = await mapLimit(conflicted, this.settings.writeConcurrency, async (write) => {
         const previous = await devices.get(write.state.evseId);
+        // A writer with a newer observation (a webhook refresh) came first: this page's view of
+        // the device is older, and nothing in it may be written over that (the next sweep reads
+        // it afresh). A change already published from it keeps its id: the version did not move.
+        if (write.listed && observedSince(previous, write.listed)) {
+          return { previous, listed: write.listed, detection: undefined };
+        }
         const detection = write.listed
           ? detectChange(previous, write.listed, now, this.settings)
           : previous && removalOf(previous, now);

@@ -15,6 +15,11 @@ export interface PendingWrite {
   state: DeviceState;
   /** The version the write is conditional on; null for a device never stored. */
   expectedVersion: number | null;
+  /**
+   * The last heartbeat it is conditional on too: a webhook refresh stores a newer sample
+   * without a new version, and a write derived from the state before it must not undo it.
+   */
+  expectedLastSeenAt?: string | undefined;
   /** What the state was derived from, to derive it again after a version conflict: the
    * listed EVSE, or null for a removal. */
   listed: Evse | null;

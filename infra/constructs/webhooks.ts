@@ -1,4 +1,4 @@
-import { Duration, type RemovalPolicy, Validations } from "aws-cdk-lib";
+import { Duration, Fn, type RemovalPolicy, Validations } from "aws-cdk-lib";
 import {
   AccessLogFormat,
   AuthorizationType,
@@ -174,6 +174,13 @@ export class Webhooks extends Construct {
     });
     if (props.accountLoggingRole)
       this.api.deploymentStage.node.addDependency(props.accountLoggingRole);
+    // API Gateway would create its execution log group itself, kept forever: create it first.
+    const executionLogs = new LogGroup(this, "ExecutionLogs", {
+      logGroupName: Fn.join("", ["API-Gateway-Execution-Logs_", this.api.restApiId, `/${stage}`]),
+      retention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
+    this.api.deploymentStage.node.addDependency(executionLogs);
     for (const [type, status, slug, title] of GATEWAY_PROBLEMS) {
       // Nothing here is SigV4-signed: a missing token only ever means no such route.
       const [s, sl, t] =

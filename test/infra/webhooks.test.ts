@@ -102,6 +102,18 @@ describe("webhook infrastructure", () => {
     expect(JSON.stringify(outputs.WebhookUrl.Value)).toContain("/webhooks/ev-energy");
   });
 
+  it("creates its execution log group first, with the stage's retention", () => {
+    const { webhooks } = dev.stateless;
+    dev.statelessTemplate.hasResourceProperties("AWS::Logs::LogGroup", {
+      LogGroupName: {
+        "Fn::Join": ["", ["API-Gateway-Execution-Logs_", { Ref: logicalId(webhooks.api) }, "/dev"]],
+      },
+      RetentionInDays: 14,
+    });
+    const stage = resourceOf(dev.statelessTemplate, webhooks.api.deploymentStage);
+    expect(JSON.stringify(stage.DependsOn)).toContain("WebhooksExecutionLogs");
+  });
+
   it("reserves the receiver's concurrency and gives it the signing secret and the queue, nothing else", () => {
     const { webhooks } = dev.stateless;
     const receiver = properties(

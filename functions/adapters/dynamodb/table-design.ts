@@ -16,7 +16,7 @@
  * | availability rollup | `AVAIL#<YYYY-MM>` | EVSE id (one per device and UTC month); TTL `expiresAt` |
  * | fleet snapshot      | `FLEET`     | `SNAPSHOT` (the latest complete sweep's) |
  * | webhook claim       | `WEBHOOK#<svix-id>` | `CLAIM` (dedupe, with states); TTL `expiresAt` (7 days) |
- * | webhook ledger      | `WEBHOOK_LEDGER` | `SPENT` (the webhook path's request times, last hour) |
+ * | webhook ledger      | `WEBHOOK_LEDGER` | `SPENT` (the webhook path's requests per minute, last hour) |
  *
  * gsi2, the offline index, is sparse: only an active device item that is offline carries its
  * keys (`gsi2pk` `OFFLINE`, `gsi2sk` `<sampledAt>#<evseId>`), so the silent chargers are one

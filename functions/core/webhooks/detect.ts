@@ -4,11 +4,12 @@
  * version, its heartbeats only move `lastSeenAt`, and the webhook path's writes are therefore
  * conditional on both (see handle-webhook.ts). One rule is added here, and why:
  *
- * - A sample newer than the stored one is written even when it changes nothing, under a new
- *   version. The poll stores such a sample only with its heartbeat (to spare writes); a webhook
- *   refresh is one device, and storing what it saw means that a poll write prepared from an
- *   older read conflicts, reads again, and finds its sample older than the stored one: an older
- *   observation never overwrites the webhook's newer one.
+ * - A sample newer than the stored one is written even when it changes nothing, as a heartbeat
+ *   (the version stays: a change another writer is publishing from this version keeps its id).
+ *   The poll stores such a sample only with its heartbeat (to spare writes); a webhook refresh
+ *   is one device, and storing what it saw means that a write prepared from an older read (every
+ *   device write is conditional on the version and the last heartbeat) conflicts, reads again,
+ *   and finds its observation older than the stored one: it then leaves the device alone.
  * - Nothing else is written without a change: heartbeats stay the poll's.
  */
 import type { Detection, DetectionSettings, DeviceState } from "../device-state.js";
@@ -34,7 +35,6 @@ export function detectForWebhook(
       ...previous,
       sampledAt: sample.sampledAt,
       lastSeenAt: new Date(now).toISOString(),
-      version: previous.version + 1,
     },
     events: [],
     write: "heartbeat",

@@ -14,6 +14,7 @@ import type {
   Random,
 } from "../../ports.js";
 import type { ChangeEvent, Detection, DetectionSettings, DeviceState } from "../device-state.js";
+import { observedSince } from "../device-state.js";
 import type { Evse } from "../evse.js";
 import type { FleetHealth } from "../fleet-health.js";
 import { type WebhookBudgetSettings, webhookShareOf } from "./budget.js";
@@ -197,6 +198,8 @@ async function applyRefresh(
   const published: ChangeEvent[] = [];
   for (let attempt = 0; attempt <= MAX_CONFLICT_RETRIES; attempt += 1) {
     const previous = await deps.devices.get(evse.id);
+    // A writer with a newer observation came first: leave the device to it (and the sweep).
+    if (attempt > 0 && observedSince(previous, evse)) return finish("refreshed", published);
     const now = deps.clock.now();
     const detection = detectForWebhook(previous, evse, now, settings);
     if (detection.write === "none") return finish("refreshed", published);
