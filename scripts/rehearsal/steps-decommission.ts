@@ -1,5 +1,7 @@
 /**
- * The two-person decommission: request and approval, the execution event through the rule, the DELETE, a retry, the redrive to the dead-letter function, the reconciler, and a replay that never reaches the executor.
+ * The two-person decommission: request and approval, the execution event through the rule, the
+ * DELETE, a retry, the redrive to the dead-letter function, the reconciler, and a replay that
+ * never reaches the executor.
  */
 import { randomUUID } from "node:crypto";
 import { EventBridgeClient, StartReplayCommand } from "@aws-sdk/client-eventbridge";
