@@ -25,37 +25,59 @@ const flag = z
  */
 const webhookBudgetShare = z.coerce.number().min(0).lt(1, "must be in [0, 1)");
 
+/**
+ * What the poll and the webhook worker share: the table and bus they write, ev.energy access
+ * (read scope), change detection, the hourly budget they split, and how long history is kept.
+ */
+const changeObserverFields = {
+  TABLE_NAME: text,
+  EVENT_BUS_NAME: text,
+  EVENT_SOURCE: text.default("evse-ops"),
+  EVENERGY_API_URL: httpUrl,
+  EVENERGY_TOKEN_URL: httpUrl.optional(),
+  EVENERGY_SCOPE: text.default("evse:read"),
+  EVENERGY_SECRET_ID: text,
+  STALENESS_MINUTES: positive.default(15),
+  CHARGE_RATE_THRESHOLD_WATTS: wholeAtLeastZero.default(500),
+  HEARTBEAT_MINUTES: positive.default(60),
+  BUDGET_SHARE: z.coerce.number().gt(0).max(1, "must be in (0, 1]").default(0.8),
+  RATE_LIMIT_DEFAULT: z.coerce
+    .number()
+    .int()
+    .positive("must be a positive whole number")
+    .default(1000),
+  EVENERGY_REQUEST_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(100, "must be at least 100")
+    .default(10_000),
+  /** How long each device's history entries are kept (DynamoDB TTL; reads ignore older ones). */
+  HISTORY_RETENTION_DAYS: z.coerce
+    .number()
+    .int()
+    .min(1, "must be a whole number of days ≥ 1")
+    .default(90),
+};
+
+/** The webhook path's share is taken out of the poll's: it must leave the poll some. */
+function webhookShareBelowBudgetShare(
+  env: { WEBHOOK_BUDGET_SHARE: number; BUDGET_SHARE: number },
+  ctx: z.RefinementCtx,
+): void {
+  if (env.WEBHOOK_BUDGET_SHARE >= env.BUDGET_SHARE) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["WEBHOOK_BUDGET_SHARE"],
+      message: `must be less than BUDGET_SHARE (${env.BUDGET_SHARE}): the poll keeps the difference`,
+    });
+  }
+}
+
 const PollEnvironment = z
   .object({
-    TABLE_NAME: text,
-    EVENT_BUS_NAME: text,
-    EVENT_SOURCE: text.default("evse-ops"),
-    EVENERGY_API_URL: httpUrl,
-    EVENERGY_TOKEN_URL: httpUrl.optional(),
-    EVENERGY_SCOPE: text.default("evse:read"),
-    EVENERGY_SECRET_ID: text,
-    STALENESS_MINUTES: positive.default(15),
-    CHARGE_RATE_THRESHOLD_WATTS: wholeAtLeastZero.default(500),
-    HEARTBEAT_MINUTES: positive.default(60),
-    BUDGET_SHARE: z.coerce.number().gt(0).max(1, "must be in (0, 1]").default(0.8),
+    ...changeObserverFields,
     WEBHOOK_BUDGET_SHARE: webhookBudgetShare.default(0),
     RESERVE_REQUESTS: wholeAtLeastZero.default(50),
-    RATE_LIMIT_DEFAULT: z.coerce
-      .number()
-      .int()
-      .positive("must be a positive whole number")
-      .default(1000),
-    EVENERGY_REQUEST_TIMEOUT_MS: z.coerce
-      .number()
-      .int()
-      .min(100, "must be at least 100")
-      .default(10_000),
-    /** How long each device's history entries are kept (DynamoDB TTL; reads ignore older ones). */
-    HISTORY_RETENTION_DAYS: z.coerce
-      .number()
-      .int()
-      .min(1, "must be a whole number of days ≥ 1")
-      .default(90),
     /** Share of the last complete sweep's active fleet newly offline that degrades the fleet. */
     FLEET_DEGRADED_SHARE: z.coerce.number().gt(0).max(1, "must be in (0, 1]").default(0.2),
     /**
@@ -65,20 +87,15 @@ const PollEnvironment = z
      */
     POLL_START_PAUSED: flag.default(false),
   })
-  .superRefine(
-    (env, ctx) => {
-      if (env.WEBHOOK_BUDGET_SHARE >= env.BUDGET_SHARE) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["WEBHOOK_BUDGET_SHARE"],
-          message: `must be less than BUDGET_SHARE (${env.BUDGET_SHARE}): the poll keeps the difference`,
-        });
-      }
-    },
-    { when: () => true },
-  );
+  .superRefine(webhookShareBelowBudgetShare, { when: () => true });
 
 export type PollEnvironment = z.infer<typeof PollEnvironment>;
+
+/** What composing an ev.energy client needs of a function's settings. */
+export type EvEnergyEnvironment = Pick<
+  PollEnvironment,
+  "EVENERGY_API_URL" | "EVENERGY_TOKEN_URL" | "EVENERGY_SCOPE" | "EVENERGY_REQUEST_TIMEOUT_MS"
+>;
 
 /** The poll's settings from `env`; throws ConfigurationError listing every bad variable. */
 export function loadPollEnvironment(env: Readonly<Record<string, string | undefined>>) {
@@ -110,50 +127,14 @@ export function parseEnvironment<T extends z.ZodType>(
  */
 const WebhookWorkerEnvironment = z
   .object({
-    TABLE_NAME: text,
-    EVENT_BUS_NAME: text,
-    EVENT_SOURCE: text.default("evse-ops"),
-    EVENERGY_API_URL: httpUrl,
-    EVENERGY_TOKEN_URL: httpUrl.optional(),
-    EVENERGY_SCOPE: text.default("evse:read"),
-    EVENERGY_SECRET_ID: text,
-    STALENESS_MINUTES: positive.default(15),
-    CHARGE_RATE_THRESHOLD_WATTS: wholeAtLeastZero.default(500),
-    HEARTBEAT_MINUTES: positive.default(60),
-    BUDGET_SHARE: z.coerce.number().gt(0).max(1, "must be in (0, 1]").default(0.8),
+    ...changeObserverFields,
     WEBHOOK_BUDGET_SHARE: webhookBudgetShare.gt(0, "must be in (0, 1)"),
-    RATE_LIMIT_DEFAULT: z.coerce
-      .number()
-      .int()
-      .positive("must be a positive whole number")
-      .default(1000),
-    EVENERGY_REQUEST_TIMEOUT_MS: z.coerce
-      .number()
-      .int()
-      .min(100, "must be at least 100")
-      .default(10_000),
-    HISTORY_RETENTION_DAYS: z.coerce
-      .number()
-      .int()
-      .min(1, "must be a whole number of days ≥ 1")
-      .default(90),
     /** How long after a sample older than the sub-session the one retry comes. */
     WEBHOOK_RETRY_DELAY_SECONDS: positive.default(60),
     /** Longer than the worker's timeout; shorter than the queue's visibility timeout. */
     WEBHOOK_CLAIM_LEASE_SECONDS: positive.default(120),
   })
-  .superRefine(
-    (env, ctx) => {
-      if (env.WEBHOOK_BUDGET_SHARE >= env.BUDGET_SHARE) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["WEBHOOK_BUDGET_SHARE"],
-          message: `must be less than BUDGET_SHARE (${env.BUDGET_SHARE}): the poll keeps the difference`,
-        });
-      }
-    },
-    { when: () => true },
-  );
+  .superRefine(webhookShareBelowBudgetShare, { when: () => true });
 export type WebhookWorkerEnvironment = z.infer<typeof WebhookWorkerEnvironment>;
 
 export function loadWebhookWorkerEnvironment(env: Readonly<Record<string, string | undefined>>) {

@@ -8,15 +8,13 @@ import { DynamoFleetHealthStore } from "./adapters/dynamodb/fleet-health-store.j
 import { DynamoPauseSwitch, POLL_SWITCH } from "./adapters/dynamodb/pause-switch.js";
 import { DynamoRequestLedger } from "./adapters/dynamodb/request-ledger.js";
 import { DynamoSweepStore } from "./adapters/dynamodb/sweep-store.js";
-import { EvEnergyClient } from "./adapters/ev-energy/client.js";
-import { AccessTokenProvider, defaultTokenUrl } from "./adapters/ev-energy/credentials.js";
+import { countedEvEnergyClient } from "./adapters/ev-energy/counted-client.js";
 import type { PollEnvironment } from "./config.js";
 import type { ChangeEvent } from "./core/device-state.js";
 import type { FleetEvent } from "./core/fleet-alert.js";
 import { FleetHealth } from "./core/fleet-health.js";
 import { type PollSummary, runPoll } from "./core/poll.js";
 import { pollShareBeside } from "./core/webhooks/budget.js";
-import { RequestTally } from "./lib/request-tally.js";
 import type {
   Clock,
   DeviceStore,
@@ -71,25 +69,13 @@ const POLL_SWITCH_CACHE_MS = 15_000;
 
 export function createPoller(parts: PollRuntimeParts) {
   const { config, clock, random, logger } = parts;
-  const tally = new RequestTally();
-  const tokens = new AccessTokenProvider({
+  const { api, tally } = countedEvEnergyClient({
+    config,
     secrets: parts.secrets,
-    clock,
-    defaultTokenUrl: config.EVENERGY_TOKEN_URL ?? defaultTokenUrl(config.EVENERGY_API_URL),
-    scope: config.EVENERGY_SCOPE,
-    requestTimeoutMs: config.EVENERGY_REQUEST_TIMEOUT_MS,
-    logger,
-    onRequest: tally.observe,
-  });
-  const api = new EvEnergyClient({
-    baseUrl: config.EVENERGY_API_URL,
-    tokens,
     clock,
     random,
     logger,
     maxAttempts: MAX_ATTEMPTS,
-    requestTimeoutMs: config.EVENERGY_REQUEST_TIMEOUT_MS,
-    onRequest: tally.observe,
   });
   const dependencies = {
     api: parts.wrapApi ? parts.wrapApi(api) : api,

@@ -7,8 +7,7 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DynamoDeviceStore } from "./adapters/dynamodb/device-store.js";
 import { DynamoFleetHealthStore } from "./adapters/dynamodb/fleet-health-store.js";
 import { DynamoWebhookClaims, DynamoWebhookLedger } from "./adapters/dynamodb/webhook-store.js";
-import { EvEnergyClient } from "./adapters/ev-energy/client.js";
-import { AccessTokenProvider, defaultTokenUrl } from "./adapters/ev-energy/credentials.js";
+import { countedEvEnergyClient } from "./adapters/ev-energy/counted-client.js";
 import type { WebhookWorkerEnvironment } from "./config.js";
 import type { ChangeEvent } from "./core/device-state.js";
 import { FleetHealth } from "./core/fleet-health.js";
@@ -19,7 +18,6 @@ import {
   type WebhookSettings,
 } from "./core/webhooks/handle-webhook.js";
 import type { QueuedWebhook, WebhookLedgerStore } from "./core/webhooks/ports.js";
-import { RequestTally } from "./lib/request-tally.js";
 import type {
   Clock,
   DeviceStore,
@@ -48,25 +46,13 @@ export interface WebhookWorkerParts {
 
 export function createWebhookWorker(parts: WebhookWorkerParts) {
   const { config, clock, random, logger } = parts;
-  const tally = new RequestTally();
-  const tokens = new AccessTokenProvider({
+  const { api, tally } = countedEvEnergyClient({
+    config,
     secrets: parts.secrets,
-    clock,
-    defaultTokenUrl: config.EVENERGY_TOKEN_URL ?? defaultTokenUrl(config.EVENERGY_API_URL),
-    scope: config.EVENERGY_SCOPE,
-    requestTimeoutMs: config.EVENERGY_REQUEST_TIMEOUT_MS,
-    logger,
-    onRequest: tally.observe,
-  });
-  const api = new EvEnergyClient({
-    baseUrl: config.EVENERGY_API_URL,
-    tokens,
     clock,
     random,
     logger,
     maxAttempts: 1,
-    requestTimeoutMs: config.EVENERGY_REQUEST_TIMEOUT_MS,
-    onRequest: tally.observe,
   });
   const wrap = <T>(wrapper: ((value: T) => T) | undefined, value: T) =>
     wrapper ? wrapper(value) : value;

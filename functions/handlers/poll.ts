@@ -4,37 +4,17 @@
 
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
-import { EventBridgePublisher } from "../adapters/eventbridge/event-publisher.js";
-import { SecretsManagerSecretSource } from "../adapters/secrets/secrets-manager-secret-source.js";
 import { loadPollEnvironment } from "../config.js";
-import { systemClock, systemRandom } from "../lib/clock.js";
+import type { ChangeEvent } from "../core/device-state.js";
+import type { FleetEvent } from "../core/fleet-alert.js";
 import { logger, metrics, recordPollMetrics } from "../lib/observability.js";
 import { createPoller, pollFailed } from "../poll-runtime.js";
+import { awsObserverParts } from "./aws-observer-parts.js";
 
 const config = loadPollEnvironment(process.env);
-const poller = createPoller({
-  config,
-  secrets: new SecretsManagerSecretSource({ secretId: config.EVENERGY_SECRET_ID }),
-  documents: DynamoDBDocumentClient.from(new DynamoDBClient({}), {
-    marshallOptions: { removeUndefinedValues: true },
-  }),
-  publisher: new EventBridgePublisher({
-    client: new EventBridgeClient({}),
-    busName: config.EVENT_BUS_NAME,
-    source: config.EVENT_SOURCE,
-    clock: systemClock,
-    random: systemRandom,
-    logger,
-  }),
-  clock: systemClock,
-  random: systemRandom,
-  logger,
-});
+const poller = createPoller({ config, ...awsObserverParts<ChangeEvent | FleetEvent>(config) });
 
 /** Leaves this much of the Lambda's time for the summary, the ledger and releasing the lease. */
 const SHUTDOWN_MARGIN_MS = 10_000;

@@ -5,39 +5,19 @@
  */
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import middy from "@middy/core";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { EventBridgePublisher } from "../adapters/eventbridge/event-publisher.js";
-import { SecretsManagerSecretSource } from "../adapters/secrets/secrets-manager-secret-source.js";
 import { SqsMessageDelay, sqsClient } from "../adapters/sqs/message-delay.js";
 import { loadWebhookWorkerEnvironment } from "../config.js";
-import { systemClock, systemRandom } from "../lib/clock.js";
+import type { ChangeEvent } from "../core/device-state.js";
+import { systemClock } from "../lib/clock.js";
 import { logger, metrics } from "../lib/observability.js";
 import { recordWorkerMetrics } from "../lib/webhook-metrics.js";
 import { createWebhookWorker, processWebhookRecords } from "../webhook-runtime.js";
+import { awsObserverParts } from "./aws-observer-parts.js";
 
 const config = loadWebhookWorkerEnvironment(process.env);
-const worker = createWebhookWorker({
-  config,
-  secrets: new SecretsManagerSecretSource({ secretId: config.EVENERGY_SECRET_ID }),
-  documents: DynamoDBDocumentClient.from(new DynamoDBClient({}), {
-    marshallOptions: { removeUndefinedValues: true },
-  }),
-  publisher: new EventBridgePublisher({
-    client: new EventBridgeClient({}),
-    busName: config.EVENT_BUS_NAME,
-    source: config.EVENT_SOURCE,
-    clock: systemClock,
-    random: systemRandom,
-    logger,
-  }),
-  clock: systemClock,
-  random: systemRandom,
-  logger,
-});
+const worker = createWebhookWorker({ config, ...awsObserverParts<ChangeEvent>(config) });
 const messageDelay = new SqsMessageDelay(sqsClient());
 
 export const handler = middy(async (event: SQSEvent): Promise<SQSBatchResponse> => {
