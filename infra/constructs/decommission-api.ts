@@ -374,13 +374,7 @@ export class DecommissionApi extends Construct {
         accessLogFormat: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
       },
     });
-    // API Gateway would create its execution log group itself, kept forever: create it first.
-    const executionLogs = new LogGroup(this, "ExecutionLogs", {
-      logGroupName: Fn.join("", ["API-Gateway-Execution-Logs_", this.api.restApiId, `/${stage}`]),
-      retention: props.logRetention,
-      removalPolicy: props.removalPolicy,
-    });
-    this.api.deploymentStage.node.addDependency(executionLogs);
+    executionLogsFirst(this, this.api, stage, props);
 
     for (const [type, status, slug, title] of GATEWAY_PROBLEMS) {
       this.api.addGatewayResponse(`Problem${type.responseType}`, {
@@ -681,6 +675,25 @@ interface FunctionOptions {
   readonly memorySize?: number;
   readonly environment: Record<string, string>;
   readonly roleName?: string;
+}
+
+/**
+ * API Gateway would create a stage's execution log group itself, kept forever: this creates it
+ * first, with the stage's retention, and makes the stage wait for it.
+ */
+export function executionLogsFirst(
+  scope: Construct,
+  api: RestApi,
+  /** The stage's name as configured (the stage's own name is a token that would make a cycle). */
+  stage: string,
+  props: { logRetention: RetentionDays; removalPolicy: RemovalPolicy },
+): void {
+  const executionLogs = new LogGroup(scope, "ExecutionLogs", {
+    logGroupName: Fn.join("", ["API-Gateway-Execution-Logs_", api.restApiId, `/${stage}`]),
+    retention: props.logRetention,
+    removalPolicy: props.removalPolicy,
+  });
+  api.deploymentStage.node.addDependency(executionLogs);
 }
 
 /** One JSON object per request: who called what, the outcome, and why it failed. */

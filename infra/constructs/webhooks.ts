@@ -1,4 +1,4 @@
-import { Duration, Fn, type RemovalPolicy, Validations } from "aws-cdk-lib";
+import { Duration, type RemovalPolicy, Validations } from "aws-cdk-lib";
 import {
   AccessLogFormat,
   AuthorizationType,
@@ -19,7 +19,12 @@ import { Construct, type IDependable } from "constructs";
 import { ITEM_ACCESS } from "../../functions/adapters/dynamodb/table-design.js";
 import type { EvEnergySettings, PollSettings, WebhookSettings } from "../config.js";
 import { CHANGE_DETAIL_TYPES, grantPublish } from "./bus-publishing.js";
-import { ACCESS_LOG_FIELDS, GATEWAY_PROBLEMS, problemTemplate } from "./decommission-api.js";
+import {
+  ACCESS_LOG_FIELDS,
+  executionLogsFirst,
+  GATEWAY_PROBLEMS,
+  problemTemplate,
+} from "./decommission-api.js";
 import { grantItemAccess } from "./item-access.js";
 import { LambdaFunction } from "./lambda-function.js";
 
@@ -174,13 +179,7 @@ export class Webhooks extends Construct {
     });
     if (props.accountLoggingRole)
       this.api.deploymentStage.node.addDependency(props.accountLoggingRole);
-    // API Gateway would create its execution log group itself, kept forever: create it first.
-    const executionLogs = new LogGroup(this, "ExecutionLogs", {
-      logGroupName: Fn.join("", ["API-Gateway-Execution-Logs_", this.api.restApiId, `/${stage}`]),
-      retention: props.logRetention,
-      removalPolicy: props.removalPolicy,
-    });
-    this.api.deploymentStage.node.addDependency(executionLogs);
+    executionLogsFirst(this, this.api, stage, props);
     for (const [type, status, slug, title] of GATEWAY_PROBLEMS) {
       // Nothing here is SigV4-signed: a missing token only ever means no such route.
       const [s, sl, t] =
