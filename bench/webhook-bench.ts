@@ -67,6 +67,20 @@ const sim = await startSimulator({
   faults: { latencyMs: 20 },
 });
 const { documents } = localDynamoClients(dynamo.endpoint);
+/** DynamoDB calls while the webhooks are worked on, by the kind of item (its key's prefix). */
+const tableCalls = new Map<string, number>();
+let countingCalls = false;
+documents.middlewareStack.add(
+  (next, context) => async (args) => {
+    if (countingCalls) {
+      const input = args.input as { Key?: { pk?: unknown }; Item?: { pk?: unknown } };
+      const kind = `${context.commandName} ${String(input.Key?.pk ?? input.Item?.pk ?? "").split("#")[0]}`;
+      tableCalls.set(kind, (tableCalls.get(kind) ?? 0) + 1);
+    }
+    return next(args);
+  },
+  { step: "initialize", name: "benchCallCounter" },
+);
 const logger = stderrLogger("warn");
 const config = loadPollEnvironment({
   TABLE_NAME: dynamo.tableName,
@@ -78,12 +92,16 @@ const config = loadPollEnvironment({
   WEBHOOK_BUDGET_SHARE: String(values.share),
 });
 
-/** Every event on the "bus", with when it was published. */
+/** Every event on the "bus", with when it was published (and by event id, the first time). */
 const published: Array<{ event: ChangeEvent; at: number }> = [];
+const publishedAt = new Map<string, number>();
 const bus: EventPublisher<ChangeEvent> = {
   async publish(events) {
     const at = Date.now();
-    for (const event of events) published.push({ event, at });
+    for (const event of events) {
+      published.push({ event, at });
+      if (!publishedAt.has(event.eventId)) publishedAt.set(event.eventId, at);
+    }
     return { failed: [] };
   },
 };
@@ -102,7 +120,7 @@ const service = startWebhookService({
   onResult: (result, message) => {
     outcomes.set(result.outcome, (outcomes.get(result.outcome) ?? 0) + 1);
     for (const event of result.events) {
-      const at = published.find((p) => p.event.eventId === event.eventId)?.at ?? Date.now();
+      const at = publishedAt.get(event.eventId) ?? Date.now();
       latencies.push(at - message.receivedAt);
     }
   },
@@ -178,6 +196,7 @@ async function oneWebhook(index: number): Promise<void> {
   }
 }
 
+countingCalls = true;
 const steadyStart = Date.now();
 for (let i = 0; i < count - burst; i += 1) {
   await oneWebhook(i);
@@ -193,6 +212,7 @@ for (const until = Date.now() + 90_000; service.queue.waiting > 0 && Date.now() 
   await new Promise((resolve) => setTimeout(resolve, 100));
 }
 const afterWebhooks = published.length;
+countingCalls = false;
 const confirm = await poller.poll({ runId: "confirm", timeLimitMs: 600_000 });
 
 const refreshes = sim.requestLog().filter((entry) => entry.route === "GET /v2/evses/{id}");
@@ -229,6 +249,13 @@ console.log(
   `over 1 s: ${latencies.filter((ms) => ms > 1_000).length}; over 10 s: ${latencies.filter((ms) => ms > 10_000).length}; longest ${Math.max(0, ...latencies)} ms`,
 );
 console.log(`requests per webhook: ${figures.requestsPerWebhook} (${refreshes.length} refreshes)`);
+const calls = [...tableCalls.values()].reduce((sum, n) => sum + n, 0);
+console.log(
+  `DynamoDB calls per delivery: ${(calls / sent).toFixed(2)} (${[...tableCalls]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([kind, n]) => `${kind} ${n}`)
+    .join(", ")})`,
+);
 console.log(
   `events published by the webhooks: ${afterWebhooks - discovered}; by the confirming poll: ${confirm.eventsPublished}`,
 );

@@ -54,6 +54,11 @@ export interface CallOptions {
   deadline?: number;
   /** `false` turns off retries for this call (callers that own their retries). Default true. */
   retries?: boolean;
+  /**
+   * Hears each request this call sends to the API, retries included; not the token exchanges,
+   * which concurrent calls share. For callers that account for their own calls' requests.
+   */
+  onRequest?: RequestObserver;
 }
 
 export interface ListOptions extends CallOptions {

@@ -65,7 +65,7 @@ export function createWebhookWorker(parts: WebhookWorkerParts) {
     clock,
     random,
     logger,
-    requestsSent: () => tally.count,
+    tokenExchanges: () => tally.tokenExchanges,
     health: new FleetHealth(
       new DynamoFleetHealthStore(parts.documents, config.TABLE_NAME, {
         historyRetentionMs: config.HISTORY_RETENTION_DAYS * 86_400_000,

@@ -19,6 +19,11 @@ const VISIBILITY_TIMEOUT_MS = 180_000;
 const MAX_RECEIVES = 5;
 /** The deployed event source's batch size: messages handed to the worker at once. */
 const BATCH_SIZE = 10;
+/**
+ * Workers, each working on one batch at a time: the deployed event source's maximum concurrency
+ * (the default of `webhooks.workerMaxConcurrency`; a test keeps the two in step).
+ */
+export const WORKER_CONCURRENCY = 2;
 
 interface Held {
   message: QueuedWebhook;
@@ -28,22 +33,28 @@ interface Held {
 
 /**
  * SQS's part for the sandbox: a verified webhook is handed to the worker as soon as it is queued
- * (`immediate`) or when `deliverDue` runs; a retry waits its delay, a failure the visibility
- * timeout, and a message received MAX_RECEIVES times is dropped (logged), as the DLQ would park it.
+ * (`immediate`) or when `deliverDue` runs, in batches of up to ten, each to a free worker, as the
+ * deployed event source hands batches to its Lambda instances; a retry waits its delay, a failure the visibility timeout,
+ * and a message received MAX_RECEIVES times is dropped (logged), as the DLQ would park it.
  */
 export class LocalWebhookQueue implements WebhookQueue {
   readonly #held: Held[] = [];
-  #busy: Promise<void> = Promise.resolve();
+  readonly #free: Array<Pick<WebhookWorker, "handle">>;
+  #running = 0;
+  #whenIdle: Array<() => void> = [];
 
   constructor(
-    private readonly worker: Pick<WebhookWorker, "handle">,
+    /** One per Lambda instance the deployed event source may run at once. */
+    workers: ReadonlyArray<Pick<WebhookWorker, "handle">>,
     private readonly options: {
       clock: Clock;
       logger: Logger;
       immediate: boolean;
       onResult?: (result: WebhookResult, message: QueuedWebhook) => void;
     },
-  ) {}
+  ) {
+    this.#free = [...workers];
+  }
 
   async enqueue(message: QueuedWebhook): Promise<void> {
     this.#held.push({ message, visibleAt: this.options.clock.now(), receives: 0 });
@@ -51,33 +62,44 @@ export class LocalWebhookQueue implements WebhookQueue {
     if (this.options.immediate) setImmediate(() => void this.deliverDue());
   }
 
-  /** Hands every visible message to the worker, one at a time; resolves when done. */
+  /** Hands every visible message to the worker; resolves once none is visible or in work. */
   deliverDue(): Promise<void> {
-    this.#busy = this.#busy.then(() => this.#deliver());
-    return this.#busy;
+    this.#start();
+    if (this.#running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#whenIdle.push(resolve));
   }
 
   get waiting(): number {
     return this.#held.length;
   }
 
-  async #deliver(): Promise<void> {
+  /** Starts a batch of the visible messages on each free worker. */
+  #start(): void {
     for (;;) {
       const now = this.options.clock.now();
-      // Up to a batch at a time, as the worker's SQS event source hands them over.
       const batch = this.#held.filter((held) => held.visibleAt <= now).slice(0, BATCH_SIZE);
-      if (batch.length === 0) return;
+      const worker = batch.length > 0 ? this.#free.pop() : undefined;
+      if (worker === undefined) break;
       for (const held of batch) held.visibleAt = Number.POSITIVE_INFINITY;
-      await Promise.all(batch.map((held) => this.#deliverOne(held, now)));
+      this.#running += 1;
+      void Promise.all(batch.map((held) => this.#deliverOne(worker, held, now))).finally(() => {
+        this.#free.push(worker);
+        this.#running -= 1;
+        this.#start();
+        if (this.#running > 0) return;
+        const waiting = this.#whenIdle;
+        this.#whenIdle = [];
+        for (const resolve of waiting) resolve();
+      });
     }
   }
 
-  async #deliverOne(held: Held, now: number): Promise<void> {
+  async #deliverOne(worker: Pick<WebhookWorker, "handle">, held: Held, now: number): Promise<void> {
     const { logger } = this.options;
     held.receives += 1;
     let result: WebhookResult | undefined;
     try {
-      result = await this.worker.handle(held.message);
+      result = await worker.handle(held.message);
       this.options.onResult?.(result, held.message);
     } catch (error) {
       logger.error("webhook not processed; it will be redelivered", {
@@ -117,29 +139,34 @@ export interface WebhookServiceOptions {
 
 export function startWebhookService(options: WebhookServiceOptions) {
   const { config, clock, logger } = options;
-  const worker = createWebhookWorker({
-    config: loadWebhookWorkerEnvironment({
-      TABLE_NAME: config.TABLE_NAME,
-      EVENT_BUS_NAME: config.EVENT_BUS_NAME,
-      EVENERGY_API_URL: config.EVENERGY_API_URL,
-      ...(config.EVENERGY_TOKEN_URL ? { EVENERGY_TOKEN_URL: config.EVENERGY_TOKEN_URL } : {}),
-      EVENERGY_SECRET_ID: "local",
-      STALENESS_MINUTES: String(config.STALENESS_MINUTES),
-      CHARGE_RATE_THRESHOLD_WATTS: String(config.CHARGE_RATE_THRESHOLD_WATTS),
-      HEARTBEAT_MINUTES: String(config.HEARTBEAT_MINUTES),
-      BUDGET_SHARE: String(config.BUDGET_SHARE),
-      WEBHOOK_BUDGET_SHARE: String(config.WEBHOOK_BUDGET_SHARE),
-      RATE_LIMIT_DEFAULT: String(config.RATE_LIMIT_DEFAULT),
-      HISTORY_RETENTION_DAYS: String(config.HISTORY_RETENTION_DAYS),
-    }),
-    secrets: options.secrets,
-    documents: options.documents,
-    publisher: options.publisher,
-    clock,
-    random: options.random,
-    logger,
+  // One worker per Lambda instance the event source may run: each with its own clients, token
+  // and ledger committer, racing the others only through the table, as deployed.
+  const workerConfig = loadWebhookWorkerEnvironment({
+    TABLE_NAME: config.TABLE_NAME,
+    EVENT_BUS_NAME: config.EVENT_BUS_NAME,
+    EVENERGY_API_URL: config.EVENERGY_API_URL,
+    ...(config.EVENERGY_TOKEN_URL ? { EVENERGY_TOKEN_URL: config.EVENERGY_TOKEN_URL } : {}),
+    EVENERGY_SECRET_ID: "local",
+    STALENESS_MINUTES: String(config.STALENESS_MINUTES),
+    CHARGE_RATE_THRESHOLD_WATTS: String(config.CHARGE_RATE_THRESHOLD_WATTS),
+    HEARTBEAT_MINUTES: String(config.HEARTBEAT_MINUTES),
+    BUDGET_SHARE: String(config.BUDGET_SHARE),
+    WEBHOOK_BUDGET_SHARE: String(config.WEBHOOK_BUDGET_SHARE),
+    RATE_LIMIT_DEFAULT: String(config.RATE_LIMIT_DEFAULT),
+    HISTORY_RETENTION_DAYS: String(config.HISTORY_RETENTION_DAYS),
   });
-  const queue = new LocalWebhookQueue(worker, {
+  const workers = Array.from({ length: WORKER_CONCURRENCY }, () =>
+    createWebhookWorker({
+      config: workerConfig,
+      secrets: options.secrets,
+      documents: options.documents,
+      publisher: options.publisher,
+      clock,
+      random: options.random,
+      logger,
+    }),
+  );
+  const queue = new LocalWebhookQueue(workers, {
     clock,
     logger,
     immediate: options.immediate,
@@ -155,5 +182,5 @@ export function startWebhookService(options: WebhookServiceOptions) {
     },
     { maxBodyBytes: 65_536 },
   );
-  return { receive, queue, worker };
+  return { receive, queue };
 }

@@ -147,21 +147,15 @@ describe("the webhook share of the hourly budget", () => {
     );
   });
 
-  it("lets one process's spends take turns on the ledger instead of racing for it", async () => {
-    let lost = 0;
+  it("commits one process's concurrent spends and refunds in groups, without racing itself", async () => {
     const ledger = new RacyLedger();
-    // A real read takes a while: reads held until all ten are under way, as racers' would be.
-    let pending: Array<() => void> = [];
+    let reads = 0;
+    let lost = 0;
     const counting: WebhookLedgerStore = {
       read: async () => {
-        await new Promise<void>((resolve) => {
-          pending.push(resolve);
-          setImmediate(() => {
-            const waiting = pending;
-            pending = [];
-            for (const release of waiting) release();
-          });
-        });
+        reads += 1;
+        // A real read takes a while: what arrives meanwhile waits for the next group.
+        await new Promise((resolve) => setImmediate(resolve));
         return ledger.read();
       },
       write: async (next, expected) => {
@@ -171,17 +165,108 @@ describe("the webhook share of the hourly budget", () => {
       },
     };
     const now = Date.parse("2026-03-02T08:00:00Z");
+    const request = { now, cost: 4, share: 30, sendMarginMs: MARGIN_MS };
     const spends = await Promise.all(
-      Array.from({ length: 10 }, () =>
-        spendFromLedger(counting, { now, cost: 4, share: 100, sendMarginMs: MARGIN_MS }),
-      ),
+      Array.from({ length: 10 }, () => spendFromLedger(counting, request)),
     );
+    // The first spend went alone; the nine that arrived while it was in flight, as one group.
+    expect(reads).toBe(2);
+    // In arrival order, until the share is reached: 7 × 4 = 28 of 30.
+    expect(spends.map((spend) => spend.spent)).toEqual([
+      ...Array(7).fill(true),
+      false,
+      false,
+      false,
+    ]);
+    expect(spends.at(-1)).toEqual({ spent: false, inWindow: 28 });
     await Promise.all(
       spends.map((spend) => (spend.spent ? refundToLedger(counting, spend.at, 3) : undefined)),
     );
-    expect(spends.every((spend) => spend.spent)).toBe(true);
+    expect(reads).toBe(4);
     expect(lost).toBe(0);
-    expect(requestsInWindow(ledger.state, now, { sendMarginMs: MARGIN_MS })).toBe(10);
+    expect(requestsInWindow(ledger.state, now, { sendMarginMs: MARGIN_MS })).toBe(7);
+    // Refunds make room for spends in the same group.
+    const [refunded, spent] = await Promise.all([
+      refundToLedger(counting, now, 1),
+      spendFromLedger(counting, { ...request, cost: 24 }),
+      spendFromLedger(counting, { ...request, cost: 24 }),
+    ]);
+    expect(refunded).toBeUndefined();
+    expect(spent).toEqual({ spent: true, at: now });
+    expect(requestsInWindow(ledger.state, now, { sendMarginMs: MARGIN_MS })).toBe(30);
+  });
+
+  it("never lets a sliding hour hold more than the share when two processes' groups race", async () => {
+    const spendStep = fc.record({
+      second: fc.boolean(),
+      cost: fc.integer({ min: 1, max: 4 }),
+      sentShare: fc.double({ min: 0, max: 1, noNaN: true }),
+    });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.scheduler(),
+        fc.integer({ min: 4, max: 40 }),
+        fc.array(
+          fc.record({
+            advanceMs: fc.integer({ min: 0, max: 20 * 60_000 }),
+            spends: fc.array(spendStep, { minLength: 1, maxLength: 10 }),
+          }),
+          { minLength: 1, maxLength: 25 },
+        ),
+        async (scheduler, share, steps) => {
+          const shared = new RacyLedger();
+          // Two processes, each with its own committer, meeting only at the item: every read
+          // and write lands when the scheduler says.
+          const processes: WebhookLedgerStore[] = [0, 1].map(() => ({
+            read: async () => {
+              await scheduler.schedule(Promise.resolve());
+              return shared.read();
+            },
+            write: async (next, expected) => {
+              await scheduler.schedule(Promise.resolve());
+              return shared.write(next, expected);
+            },
+          }));
+          const sent: number[] = [];
+          let contended = false;
+          let now = Date.parse("2026-03-02T08:00:00Z");
+          for (const { advanceMs, spends } of steps) {
+            now += advanceMs;
+            const at = now;
+            const work = spends.map(async ({ second, cost, sentShare }) => {
+              const store = processes[second ? 1 : 0] as WebhookLedgerStore;
+              const result = await spendFromLedger(store, {
+                now: at,
+                cost,
+                share,
+                sendMarginMs: MARGIN_MS,
+              }).catch(() => {
+                contended = true;
+                return undefined;
+              });
+              if (result === undefined) return;
+              if (!result.spent) {
+                expect(result.inWindow + cost).toBeGreaterThan(share);
+                return;
+              }
+              const used = Math.round(sentShare * cost);
+              for (let i = 0; i < used; i += 1) sent.push(result.at);
+              await refundToLedger(store, result.at, cost - used);
+            });
+            await scheduler.waitFor(Promise.all(work));
+          }
+          expect(busiestWindow(sent, HOUR_MS)).toBeLessThanOrEqual(share);
+          // Each minute the ledger keeps counts exactly what was sent in it: every reservation
+          // not sent was given back, none twice (unless a group lost every round: then more).
+          for (const [minute, requests] of shared.state.minutes) {
+            const inMinute = sent.filter((t) => t >= minute && t < minute + 60_000).length;
+            if (contended) expect(requests).toBeGreaterThanOrEqual(inMinute);
+            else expect(requests).toBe(inMinute);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 
   it("measures the busiest sliding hour", () => {

@@ -211,7 +211,14 @@ export class EvEnergyClient implements EvEnergyApi {
     let sent = 0;
     let refreshed = false;
     for (;;) {
-      const step = await this.#attempt(method, url, request, interpret, notFound);
+      const step = await this.#attempt(
+        method,
+        url,
+        request,
+        interpret,
+        notFound,
+        options.onRequest,
+      );
       if (step.kind === "done" || step.kind === "unauthorized" || !step.unsent) sent += 1;
       switch (step.kind) {
         case "done":
@@ -275,6 +282,7 @@ export class EvEnergyClient implements EvEnergyApi {
     request: string,
     interpret: Interpret<T>,
     notFound: (() => T) | undefined,
+    onRequest: RequestObserver | undefined,
   ): Promise<Step<T>> {
     let token: string;
     try {
@@ -304,7 +312,12 @@ export class EvEnergyClient implements EvEnergyApi {
         fetch: this.#fetch,
         clock: this.#clock,
         timeoutMs: this.#timeoutMs,
-        observe: this.#onRequest,
+        observe: onRequest
+          ? (sent) => {
+              this.#onRequest?.(sent);
+              onRequest(sent);
+            }
+          : this.#onRequest,
         observeKind: "api",
       },
     );

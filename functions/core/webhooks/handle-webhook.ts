@@ -41,8 +41,8 @@ export interface WebhookDependencies {
   /** Jitter for the ledger's backoff when workers race for it. */
   random: Random;
   logger: Logger;
-  /** Requests sent to ev.energy so far by this process (token exchanges included). */
-  requestsSent: () => number;
+  /** Token exchanges with ev.energy so far by this process. */
+  tokenExchanges: () => number;
   /** History and rollups, as the poll keeps them; absent: none kept. */
   health?: FleetHealth;
 }
@@ -69,7 +69,7 @@ const MAX_CONFLICT_RETRIES = 3;
  * 2. Read the body; no EVSE named (or unreadable): done, nothing to refresh.
  * 3. Spend the refresh's worst case from the webhook share (spent: done, left to the poll).
  * 4. `GET /v2/evses/{id}?expand=latest_status_log` without retries (429: done, left to the
- *    poll); give back what was not sent.
+ *    poll); give back what was not sent, alongside the steps that follow (awaited at the end).
  * 5. A sample older than the sub-session's time on the first attempt: one retry later.
  * 6. Detect against the stored state (detect.ts: a newer sample is stored even without a
  *    change), publish, then write conditionally on the version and the last heartbeat (with
@@ -105,20 +105,25 @@ export async function handleWebhook(
   const { notice } = parsed;
   if (notice.evseId === null) return finish("no-evse");
 
-  const lookup = await refresh(deps, settings, notice.evseId);
-  if (lookup.status !== "found") return finish(lookup.status);
-
-  const sample = lookup.evse.latestStatusLog;
-  const stale =
-    sample !== null &&
-    sample !== undefined &&
-    Date.parse(sample.sampledAt) < Date.parse(noticeTime(notice));
-  if (stale && claim.attempt === 1) {
-    const dueAt = deps.clock.now() + settings.retryDelayMs;
-    await deps.claims.put(message.messageId, retryingClaim(claim, dueAt), claim.revision);
-    return { outcome: "retry-later", delayMs: settings.retryDelayMs, events: [] };
+  const refreshed = await refresh(deps, settings, notice.evseId);
+  try {
+    const { lookup } = refreshed;
+    if (lookup.status !== "found") return await finish(lookup.status);
+    const sample = lookup.evse.latestStatusLog;
+    const stale =
+      sample !== null &&
+      sample !== undefined &&
+      Date.parse(sample.sampledAt) < Date.parse(noticeTime(notice));
+    if (stale && claim.attempt === 1) {
+      const dueAt = deps.clock.now() + settings.retryDelayMs;
+      await deps.claims.put(message.messageId, retryingClaim(claim, dueAt), claim.revision);
+      return { outcome: "retry-later", delayMs: settings.retryDelayMs, events: [] };
+    }
+    return await applyRefresh(deps, settings, lookup.evse, finish);
+  } finally {
+    // Off the change's path, but done before the message is: a refund is never left behind.
+    await refreshed.refunded;
   }
-  return applyRefresh(deps, settings, lookup.evse, finish);
 }
 
 /** Takes the message's claim, or returns undefined for a duplicate. */
@@ -127,6 +132,12 @@ async function takeClaim(
   settings: ClaimSettings,
   messageId: string,
 ): Promise<(Claim & { state: "processing" }) | undefined> {
+  // Most ids are new: create the claim outright (absent or expired), and read only when that
+  // fails because a claim is there. One round trip instead of two for the common case.
+  const fresh = decideClaim(undefined, deps.clock.now(), settings);
+  if (fresh.action === "take" && (await deps.claims.put(messageId, fresh.next, null))) {
+    return fresh.next as Claim & { state: "processing" };
+  }
   for (let round = 0; round < MAX_CONFLICT_RETRIES; round += 1) {
     const decision = decideClaim(await deps.claims.get(messageId), deps.clock.now(), settings);
     if (decision.action === "duplicate") return undefined;
@@ -138,9 +149,13 @@ async function takeClaim(
   return undefined;
 }
 
-type Refresh =
-  | { status: "found"; evse: Evse }
-  | { status: "not-found" | "budget" | "rate-limited" };
+type Lookup = { status: "found"; evse: Evse } | { status: "not-found" | "budget" | "rate-limited" };
+
+interface Refresh {
+  lookup: Lookup;
+  /** The refund of what the refresh reserved and did not send. */
+  refunded: Promise<void>;
+}
 
 async function refresh(
   deps: WebhookDependencies,
@@ -167,21 +182,42 @@ async function refresh(
       inWindow: spend.inWindow,
       share,
     });
-    return { status: "budget" };
+    return { lookup: { status: "budget" }, refunded: Promise.resolve() };
   }
-  const before = deps.requestsSent();
+  // What this refresh sent: its own requests, and every token exchange made meanwhile (one it
+  // waited for, or another refresh's: counted twice rather than given back wrongly).
+  let ownRequests = 0;
+  const exchangesBefore = deps.tokenExchanges();
+  const giveBack = () => {
+    const sent = ownRequests + deps.tokenExchanges() - exchangesBefore;
+    const refunded = refundToLedger(
+      deps.ledger,
+      spend.at,
+      REFRESH_WORST_CASE_REQUESTS - sent,
+      backoff,
+    );
+    refunded.catch(() => undefined);
+    return refunded;
+  };
   try {
     const lookup = await deps.api.getEvse(evseId, {
       retries: false,
       deadline: spend.at + settings.sendMarginMs,
+      onRequest: () => {
+        ownRequests += 1;
+      },
     });
-    return lookup.status === "found" ? lookup : { status: "not-found" };
+    return {
+      lookup: lookup.status === "found" ? lookup : { status: "not-found" },
+      refunded: giveBack(),
+    };
   } catch (error) {
-    if (error instanceof Error && error.name === "RateLimited") return { status: "rate-limited" };
+    const refunded = giveBack();
+    if (error instanceof Error && error.name === "RateLimited") {
+      return { lookup: { status: "rate-limited" }, refunded };
+    }
+    await refunded;
     throw error;
-  } finally {
-    const sent = deps.requestsSent() - before;
-    await refundToLedger(deps.ledger, spend.at, REFRESH_WORST_CASE_REQUESTS - sent, backoff);
   }
 }
 

@@ -1,12 +1,18 @@
 /**
  * Spending from the webhook ledger over its port: read, plan, conditional write, and again when
  * another worker wrote first. Contention can only delay a spend, never let two take one request.
+ *
+ * One process's spends and refunds are committed in groups: while one read-plan-write is in
+ * flight, whatever arrives waits, and the next round plans all of it against one read and
+ * commits it with one conditional write. The records of a batch neither race each other for the
+ * one item (and back off) nor queue up one round trip each; the conditional write still settles
+ * races between processes.
  */
 import type { WebhookLedger } from "./budget.js";
 import { planRefund, planSpend } from "./budget.js";
 import type { WebhookLedgerStore } from "./ports.js";
 
-/** Rounds of read-plan-write before a worker gives up and lets its message come back later. */
+/** Rounds of read-plan-write before a group gives up and lets its messages come back later. */
 const MAX_ROUNDS = 12;
 
 /** Waits before round `round` (1, 2, …) after a lost write: jittered, so racers spread out. */
@@ -22,64 +28,140 @@ export class LedgerContended extends Error {
 
 export type SpendResult = { spent: true; at: number } | { spent: false; inWindow: number };
 
-const turns = new WeakMap<WebhookLedgerStore, Promise<unknown>>();
-
-/**
- * One read-plan-write at a time per ledger in this process: the records of a batch take turns
- * instead of racing each other for the one item (and backing off); the conditional write still
- * settles races between processes.
- */
-function inTurn<T>(store: WebhookLedgerStore, work: () => Promise<T>): Promise<T> {
-  const next = (turns.get(store) ?? Promise.resolve()).then(work, work);
-  turns.set(
-    store,
-    next.catch(() => undefined),
-  );
-  return next;
+export interface SpendRequest {
+  now: number;
+  cost: number;
+  share: number;
+  sendMarginMs: number;
 }
 
-/** Records `cost` requests at `now` if they fit in `share`; throws LedgerContended. */
-export function spendFromLedger(
-  store: WebhookLedgerStore,
-  request: { now: number; cost: number; share: number; sendMarginMs: number },
-  backoff: Backoff = noWait,
-): Promise<SpendResult> {
-  return inTurn(store, () => spend(store, request, backoff));
+type Operation =
+  | { kind: "spend"; request: SpendRequest; settle: (result: SpendResult) => void }
+  | { kind: "refund"; at: number; count: number; settle: () => void };
+
+interface Pending {
+  operation: Operation;
+  backoff: Backoff;
+  fail: (error: unknown) => void;
 }
 
-async function spend(
-  store: WebhookLedgerStore,
-  request: { now: number; cost: number; share: number; sendMarginMs: number },
-  backoff: Backoff,
-): Promise<SpendResult> {
-  for (let round = 0; round < MAX_ROUNDS; round += 1) {
-    if (round > 0) await backoff(round);
-    const ledger = await store.read();
-    const plan = planSpend(ledger, request.now, request.cost, request.share, request);
-    if (!plan.ok) return { spent: false, inWindow: plan.inWindow };
-    if (await store.write(plan.next, ledger.revision)) {
-      return { spent: true, at: plan.at };
+/** One committer per ledger store in this process. */
+const committers = new WeakMap<WebhookLedgerStore, GroupCommitter>();
+
+class GroupCommitter {
+  #waiting: Pending[] = [];
+  #running = false;
+
+  constructor(private readonly store: WebhookLedgerStore) {}
+
+  submit(pending: Pending): void {
+    this.#waiting.push(pending);
+    if (!this.#running) void this.#run();
+  }
+
+  async #run(): Promise<void> {
+    this.#running = true;
+    try {
+      while (this.#waiting.length > 0) {
+        const group = this.#waiting;
+        this.#waiting = [];
+        try {
+          await this.#commit(group);
+        } catch (error) {
+          for (const pending of group) pending.fail(error);
+        }
+      }
+    } finally {
+      this.#running = false;
     }
   }
-  throw new LedgerContended();
+
+  /**
+   * Plans the group against one read, refunds first (requests that were never sent make room),
+   * then spends in arrival order, and writes it all at once; a lost write plans again.
+   */
+  async #commit(group: Pending[]): Promise<void> {
+    const backoff = group[0]?.backoff ?? noWait;
+    for (let round = 0; round < MAX_ROUNDS; round += 1) {
+      if (round > 0) await backoff(round);
+      const read = await this.store.read();
+      let ledger: WebhookLedger = read;
+      const settlements: Array<() => void> = [];
+      for (const { operation } of group) {
+        if (operation.kind !== "refund") continue;
+        ledger = planRefund(ledger, operation.at, operation.count);
+        settlements.push(operation.settle);
+      }
+      for (const { operation } of group) {
+        if (operation.kind !== "spend") continue;
+        const { request } = operation;
+        const plan = planSpend(ledger, request.now, request.cost, request.share, request);
+        if (plan.ok) ledger = plan.next;
+        const result: SpendResult = plan.ok
+          ? { spent: true, at: plan.at }
+          : { spent: false, inWindow: plan.inWindow };
+        settlements.push(() => operation.settle(result));
+      }
+      const changed = ledger !== read;
+      if (
+        !changed ||
+        (await this.store.write(
+          { minutes: ledger.minutes, revision: read.revision + 1 },
+          read.revision,
+        ))
+      ) {
+        for (const settle of settlements) settle();
+        return;
+      }
+    }
+    // Spends fail and come back later; refunds are best effort: left counted, the safe side.
+    for (const { operation, fail } of group) {
+      if (operation.kind === "spend") fail(new LedgerContended());
+      else operation.settle();
+    }
+  }
+}
+
+function submit<T>(
+  store: WebhookLedgerStore,
+  backoff: Backoff,
+  operation: (settle: (value: T) => void) => Operation,
+): Promise<T> {
+  let committer = committers.get(store);
+  if (!committer) {
+    committer = new GroupCommitter(store);
+    committers.set(store, committer);
+  }
+  const target = committer;
+  return new Promise<T>((resolve, reject) => {
+    target.submit({ operation: operation(resolve), backoff, fail: reject });
+  });
+}
+
+/** Records `cost` requests at `now` if they fit in `share`; rejects with LedgerContended. */
+export function spendFromLedger(
+  store: WebhookLedgerStore,
+  request: SpendRequest,
+  backoff: Backoff = noWait,
+): Promise<SpendResult> {
+  return submit<SpendResult>(store, backoff, (settle) => ({ kind: "spend", request, settle }));
 }
 
 /**
  * Gives back requests reserved at `at` but never sent. Best effort: a refund lost to contention
  * leaves them counted, the safe side.
  */
-export async function refundToLedger(
+export function refundToLedger(
   store: WebhookLedgerStore,
   at: number,
   count: number,
   backoff: Backoff = noWait,
 ): Promise<void> {
-  if (count <= 0) return;
-  await inTurn(store, async () => {
-    for (let round = 0; round < MAX_ROUNDS; round += 1) {
-      if (round > 0) await backoff(round);
-      const ledger: WebhookLedger = await store.read();
-      if (await store.write(planRefund(ledger, at, count), ledger.revision)) return;
-    }
-  });
+  if (count <= 0) return Promise.resolve();
+  return submit<void>(store, backoff, (settle) => ({
+    kind: "refund",
+    at,
+    count,
+    settle: () => settle(undefined),
+  }));
 }
