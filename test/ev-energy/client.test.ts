@@ -189,6 +189,23 @@ describe("EvEnergyClient (unit)", () => {
     expect(requests).toHaveLength(2);
   });
 
+  it("tells a call's own observer of each request it sends, the one after a 401 too", async () => {
+    const { client } = setup((request) =>
+      request.headers.get("authorization") === "Bearer token-1"
+        ? json({ title: "Unauthorized", detail: "expired" }, 401)
+        : json(item(Number(new URL(request.url).pathname.endsWith(evseId(2)) ? 2 : 1))),
+    );
+    const first: number[] = [];
+    const second: number[] = [];
+    await Promise.all([
+      client.getEvse(evseId(1), { retries: false, onRequest: (r) => first.push(Number(r.status)) }),
+      client.getEvse(evseId(2), { onRequest: (r) => second.push(Number(r.status)) }),
+    ]);
+    // Each heard its own 401 and its own retry, not the other call's requests.
+    expect(first).toEqual([401, 200]);
+    expect(second).toEqual([401, 200]);
+  });
+
   it("gives up after a second 401 with the problem", async () => {
     const { client, tokens } = setup(() =>
       json({ title: "Unauthorized", detail: "bad token" }, 401, {

@@ -11,6 +11,7 @@ import {
   WEBHOOK_LEDGER_PARTITION,
 } from "../../functions/adapters/dynamodb/table-design.js";
 import { REPO_ROOT } from "../../infra/constructs/lambda-function.js";
+import { WORKER_CONCURRENCY } from "../../local/webhook-service.js";
 import {
   isObject,
   type Json,
@@ -150,7 +151,8 @@ describe("webhook infrastructure", () => {
     dev.statelessTemplate.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
       FunctionName: { Ref: logicalId(webhooks.workerFunction.function) },
       FunctionResponseTypes: ["ReportBatchItemFailures"],
-      ScalingConfig: { MaximumConcurrency: 2 },
+      // The sandbox's queue runs as many workers as the default deploys.
+      ScalingConfig: { MaximumConcurrency: WORKER_CONCURRENCY },
     });
     const statements = statementsOfRole(
       dev.statelessTemplate,

@@ -1,4 +1,7 @@
-import { DynamoWebhookClaims } from "../../functions/adapters/dynamodb/webhook-store.js";
+import {
+  DynamoWebhookClaims,
+  DynamoWebhookLedger,
+} from "../../functions/adapters/dynamodb/webhook-store.js";
 import { loadWebhookWorkerEnvironment } from "../../functions/config.js";
 import type { ChangeEvent } from "../../functions/core/device-state.js";
 import type { QueuedWebhook, WebhookLedgerStore } from "../../functions/core/webhooks/ports.js";
@@ -70,6 +73,11 @@ export async function startWebhookHarness(
     get deliveries() {
       return deliveries;
     },
+    /** Requests the current worker sent to ev.energy (token exchanges included). */
+    workerRequests() {
+      return worker.requestsSent();
+    },
+    ledger: new DynamoWebhookLedger(dynamo.documents, poll.tableName),
     /** Requests for one EVSE (the webhook refreshes) the simulator answered, with their times. */
     refreshRequests() {
       return poll.sim.requestLog().filter((entry) => entry.route === "GET /v2/evses/{id}");

@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { eventDetail } from "../../functions/adapters/eventbridge/event-publisher.js";
 import { CHANGE_EVENT_SCHEMAS } from "../../functions/core/event-schemas.js";
+import { requestsInWindow } from "../../functions/core/webhooks/budget.js";
 import { useDynalite } from "../support/dynamo.js";
 import { storeWith } from "../support/poll-harness.js";
 import { startWebhookHarness, subSessionWebhook } from "../support/webhook-harness.js";
@@ -149,6 +150,32 @@ describe("a verified webhook", () => {
     expect(retried.events.map((e) => e.current.chargeRateWatts)).toEqual([11_000]);
     expect(h.refreshRequests()).toHaveLength(2);
     expect((await h.deliver(webhook)).outcome).toBe("duplicate");
+  });
+});
+
+describe("a batch of webhooks at once", () => {
+  it("gives back what each refresh did not send, so the ledger counts what was sent", async () => {
+    const { h, webhook } = await chargingStarts();
+    // The first refresh exchanges the worker's token: two requests.
+    await h.deliver(webhook);
+    const devices = h.sim.fleet.list().slice(10, 20);
+    h.sim.fleet.sampleAll();
+    const results = await Promise.all(
+      devices.map((device) =>
+        h.deliver(
+          subSessionWebhook("created", device.id, {
+            start: h.clock.now() - MINUTE,
+            receivedAt: h.clock.now(),
+          }),
+        ),
+      ),
+    );
+    expect(results.map((result) => result.outcome)).toEqual(Array(10).fill("refreshed"));
+    expect(h.workerRequests()).toBe(12);
+    // Each of the ten reserved 4 and sent 1: a count of the process's requests would have seen
+    // the others' and given back nothing.
+    const ledger = await h.ledger.read();
+    expect(requestsInWindow(ledger, h.clock.now(), { sendMarginMs: 0 })).toBe(12);
   });
 });
 
