@@ -77,8 +77,9 @@ describe("the webhook share of the hourly budget", () => {
               };
             }
             const windowBefore = requestsInWindow(ledger.state, now, { sendMarginMs: MARGIN_MS });
+            const at = now;
             const result = await spendFromLedger(ledger, {
-              now,
+              now: () => at,
               cost: s.cost,
               share,
               sendMarginMs: MARGIN_MS,
@@ -165,7 +166,7 @@ describe("the webhook share of the hourly budget", () => {
       },
     };
     const now = Date.parse("2026-03-02T08:00:00Z");
-    const request = { now, cost: 4, share: 30, sendMarginMs: MARGIN_MS };
+    const request = { now: () => now, cost: 4, share: 30, sendMarginMs: MARGIN_MS };
     const spends = await Promise.all(
       Array.from({ length: 10 }, () => spendFromLedger(counting, request)),
     );
@@ -194,6 +195,27 @@ describe("the webhook share of the hourly budget", () => {
     expect(refunded).toBeUndefined();
     expect(spent).toEqual({ spent: true, at: now });
     expect(requestsInWindow(ledger.state, now, { sendMarginMs: MARGIN_MS })).toBe(30);
+  });
+
+  it("records a spend at the time it is planned, not the time it was asked for", async () => {
+    const ledger = new RacyLedger();
+    let clock = Date.parse("2026-03-02T08:00:40Z");
+    // Each read takes 30 s of the clock: the second spend waits for the first's group.
+    const slow: WebhookLedgerStore = {
+      read: async () => {
+        await new Promise((resolve) => setImmediate(resolve));
+        clock += 30_000;
+        return ledger.read();
+      },
+      write: (next, expected) => ledger.write(next, expected),
+    };
+    const request = { now: () => clock, cost: 1, share: 10, sendMarginMs: MARGIN_MS };
+    const [first, second] = await Promise.all([
+      spendFromLedger(slow, request),
+      spendFromLedger(slow, request),
+    ]);
+    expect(first).toEqual({ spent: true, at: Date.parse("2026-03-02T08:01:10Z") });
+    expect(second).toEqual({ spent: true, at: Date.parse("2026-03-02T08:01:40Z") });
   });
 
   it("never lets a sliding hour hold more than the share when two processes' groups race", async () => {
@@ -236,7 +258,7 @@ describe("the webhook share of the hourly budget", () => {
             const work = spends.map(async ({ second, cost, sentShare }) => {
               const store = processes[second ? 1 : 0] as WebhookLedgerStore;
               const result = await spendFromLedger(store, {
-                now: at,
+                now: () => at,
                 cost,
                 share,
                 sendMarginMs: MARGIN_MS,

@@ -169,7 +169,7 @@ async function refresh(
   const spend = await spendFromLedger(
     deps.ledger,
     {
-      now: deps.clock.now(),
+      now: () => deps.clock.now(),
       cost: REFRESH_WORST_CASE_REQUESTS,
       share,
       sendMarginMs: settings.sendMarginMs,

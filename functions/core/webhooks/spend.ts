@@ -29,7 +29,12 @@ export class LedgerContended extends Error {
 export type SpendResult = { spent: true; at: number } | { spent: false; inWindow: number };
 
 export interface SpendRequest {
-  now: number;
+  /**
+   * The time the spend is recorded at, read when it is planned (not when it was asked for): a
+   * spend that waited for a group or backed off is recorded when it is written, so its request
+   * still leaves within the margin of its record.
+   */
+  now: () => number;
   cost: number;
   share: number;
   sendMarginMs: number;
@@ -95,7 +100,7 @@ class GroupCommitter {
       for (const { operation } of group) {
         if (operation.kind !== "spend") continue;
         const { request } = operation;
-        const plan = planSpend(ledger, request.now, request.cost, request.share, request);
+        const plan = planSpend(ledger, request.now(), request.cost, request.share, request);
         if (plan.ok) ledger = plan.next;
         const result: SpendResult = plan.ok
           ? { spent: true, at: plan.at }
