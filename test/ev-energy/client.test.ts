@@ -206,6 +206,40 @@ describe("EvEnergyClient (unit)", () => {
     expect(second).toEqual([401, 200]);
   });
 
+  it("counts a failed renewal after a 401 as a failed attempt: no second exchange at once", async () => {
+    const clock = new ManualClock();
+    let exchanges = 0;
+    const tokens: BearerTokenSource = {
+      async token() {
+        // The renewal cleared the cached token: every later token() would exchange again.
+        exchanges += 1;
+        return `token-${exchanges}`;
+      },
+      async refresh() {
+        exchanges += 1;
+        throw new EvEnergyUnavailable("POST /oauth/token", 1, new Error("503"));
+      },
+    };
+    const server = fakeFetch(() => json({ title: "Unauthorized", detail: "expired" }, 401));
+    const client = new EvEnergyClient({
+      baseUrl: BASE,
+      tokens,
+      clock,
+      random: () => 0.5,
+      logger: new CapturingLogger(),
+      fetch: server.fetch,
+    });
+    // Retries off (the webhook path): exchange, GET, renewal, and the call ends.
+    await expect(client.getEvse(evseId(1), { retries: false })).rejects.toBeInstanceOf(
+      EvEnergyUnavailable,
+    );
+    expect([exchanges, server.requests.length]).toEqual([2, 1]);
+    // Retries on: the next attempt comes after a backoff, like any failed attempt.
+    const limited = await caught(() => client.getEvse(evseId(1)));
+    expect(limited).toBeInstanceOf(EvEnergyProblem);
+    expect(clock.sleeps).toEqual([100]);
+  });
+
   it("gives up after a second 401 with the problem", async () => {
     const { client, tokens } = setup(() =>
       json({ title: "Unauthorized", detail: "bad token" }, 401, {

@@ -235,7 +235,8 @@ describe("least privilege and safe defaults", () => {
           // webhook names with its history entries and rollup; never a range read, the lease,
           // the poll's ledger, the snapshot or a request.
           webhookWorker: [
-            on(["GetItem", "PutItem"], "StringLike", ["WEBHOOK#*", "WEBHOOK_LEDGER", "EVSE"]),
+            on(["GetItem", "PutItem"], "StringLike", ["WEBHOOK#*", "EVSE"]),
+            on(["GetItem", "UpdateItem"], "StringEquals", ["WEBHOOK_LEDGER"]),
             on(["PutItem"], "StringLike", ["HIST#*"]),
             on(["UpdateItem"], "StringLike", ["AVAIL#*"]),
           ],

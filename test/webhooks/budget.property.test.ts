@@ -186,15 +186,21 @@ describe("the webhook share of the hourly budget", () => {
     expect(reads).toBe(4);
     expect(lost).toBe(0);
     expect(requestsInWindow(ledger.state, now, { sendMarginMs: MARGIN_MS })).toBe(7);
-    // Refunds make room for spends in the same group.
-    const [refunded, spent] = await Promise.all([
-      refundToLedger(counting, now, 1),
+    // A refund makes room for the spends of its own group: while one spend's read is in flight,
+    // a refund and two spends arrive, and are planned together, the refund first.
+    const [alone, refunded, fits, refused] = await Promise.all([
+      spendFromLedger(counting, { ...request, cost: 1 }),
+      refundToLedger(counting, now, 3),
       spendFromLedger(counting, { ...request, cost: 24 }),
       spendFromLedger(counting, { ...request, cost: 24 }),
     ]);
+    expect(reads).toBe(6);
+    expect(alone).toEqual({ spent: true, at: now });
     expect(refunded).toBeUndefined();
-    expect(spent).toEqual({ spent: true, at: now });
-    expect(requestsInWindow(ledger.state, now, { sendMarginMs: MARGIN_MS })).toBe(30);
+    // 7 + 1 - 3 + 24 = 29: it fits only because the refund was planned before it.
+    expect(fits).toEqual({ spent: true, at: now });
+    expect(refused).toEqual({ spent: false, inWindow: 29 });
+    expect(requestsInWindow(ledger.state, now, { sendMarginMs: MARGIN_MS })).toBe(29);
   });
 
   it("records a spend at the time it is planned, not the time it was asked for", async () => {

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { eventDetail } from "../../functions/adapters/eventbridge/event-publisher.js";
 import { CHANGE_EVENT_SCHEMAS } from "../../functions/core/event-schemas.js";
 import { requestsInWindow } from "../../functions/core/webhooks/budget.js";
+import { CapturingLogger } from "../ev-energy/helpers.js";
 import { useDynalite } from "../support/dynamo.js";
 import { storeWith } from "../support/poll-harness.js";
 import { startWebhookHarness, subSessionWebhook } from "../support/webhook-harness.js";
@@ -176,6 +177,32 @@ describe("a batch of webhooks at once", () => {
     // the others' and given back nothing.
     const ledger = await h.ledger.read();
     expect(requestsInWindow(ledger, h.clock.now(), { sendMarginMs: 0 })).toBe(12);
+  });
+});
+
+describe("a refund that cannot be written", () => {
+  it("leaves the reservation counted and the finished work finished", async () => {
+    const logger = new CapturingLogger();
+    let writes = 0;
+    const { h, webhook, newEvents } = await chargingStarts({
+      workerLogger: logger,
+      wrapLedger: (store) => ({
+        read: () => store.read(),
+        write: async (next, expected) => {
+          writes += 1;
+          if (writes === 2) throw new Error("DynamoDB unreachable");
+          return store.write(next, expected);
+        },
+      }),
+    });
+    expect((await h.deliver(webhook)).outcome).toBe("refreshed");
+    expect(newEvents()).toHaveLength(1);
+    expect(logger.lines.map((line) => line.message)).toContain(
+      "webhook share refund not written; the reserved requests stay counted",
+    );
+    const ledger = await h.ledger.read();
+    expect(requestsInWindow(ledger, h.clock.now(), { sendMarginMs: 0 })).toBe(4);
+    expect((await h.deliver(webhook)).outcome).toBe("duplicate");
   });
 });
 

@@ -126,14 +126,15 @@ export const ITEM_ACCESS = {
     [CONTROL_PARTITION]: ["GetItem"],
   },
   /**
-   * The webhook worker: its own claims and ledger (read, conditional put), and, deliberately,
+   * The webhook worker: its own claims (read, conditional put) and ledger (read, conditional
+   * update), and, deliberately,
    * the poll's device write and fleet-health records for the one device a webhook names: read
    * the device, write a new version (conditional on the old), put its history entries, append
    * to its rollup. Never a range read, the lease, the poll's ledger, the snapshot or a request.
    */
   webhookWorker: {
     [`${WEBHOOK_CLAIM_PREFIX}*`]: ["GetItem", "PutItem"],
-    [WEBHOOK_LEDGER_PARTITION]: ["GetItem", "PutItem"],
+    [WEBHOOK_LEDGER_PARTITION]: ["GetItem", "UpdateItem"],
     [DEVICE_PARTITION]: ["GetItem", "PutItem"],
     [`${HISTORY_PREFIX}*`]: ["PutItem"],
     [`${ROLLUP_PREFIX}*`]: ["UpdateItem"],

@@ -210,15 +210,13 @@ export class EvEnergyClient implements EvEnergyApi {
     let failures = 0;
     let sent = 0;
     let refreshed = false;
+    /** A failed renewal after a 401, to be handled as this call's next failed attempt. */
+    let renewalFailed: Step<T> | undefined;
     for (;;) {
-      const step = await this.#attempt(
-        method,
-        url,
-        request,
-        interpret,
-        notFound,
-        options.onRequest,
-      );
+      const step =
+        renewalFailed ??
+        (await this.#attempt(method, url, request, interpret, notFound, options.onRequest));
+      renewalFailed = undefined;
       if (step.kind === "done" || step.kind === "unauthorized" || !step.unsent) sent += 1;
       switch (step.kind) {
         case "done":
@@ -232,10 +230,14 @@ export class EvEnergyClient implements EvEnergyApi {
           try {
             await this.#tokens.refresh(step.token);
           } catch (error) {
-            // A token endpoint that is down or busy: the next attempt's token() meets it
-            // again and classifies it like any transient failure.
-            if (!(error instanceof EvEnergyUnavailable || error instanceof RateLimited))
-              throw error;
+            // A token endpoint that is down or busy: a failed attempt under the same policy
+            // (with retries off, the call ends here), never a second exchange at once. A call
+            // thus sends at most an exchange, the request, the renewal and the request again.
+            if (error instanceof RateLimited) {
+              renewalFailed = { kind: "rate-limited", retryAt: error.retryAt, unsent: true };
+            } else if (error instanceof EvEnergyUnavailable) {
+              renewalFailed = { kind: "transient", cause: error, unsent: true };
+            } else throw error;
           }
           continue;
         }

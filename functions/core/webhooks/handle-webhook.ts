@@ -121,8 +121,13 @@ export async function handleWebhook(
     }
     return await applyRefresh(deps, settings, lookup.evse, finish);
   } finally {
-    // Off the change's path, but done before the message is: a refund is never left behind.
-    await refreshed.refunded;
+    // Off the change's path, but done before the message is. A refund that could not be
+    // written leaves its requests counted (the safe side): no reason to redo finished work.
+    await refreshed.refunded.catch((error: unknown) =>
+      deps.logger.warn("webhook share refund not written; the reserved requests stay counted", {
+        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      }),
+    );
   }
 }
 
@@ -216,7 +221,7 @@ async function refresh(
     if (error instanceof Error && error.name === "RateLimited") {
       return { lookup: { status: "rate-limited" }, refunded };
     }
-    await refunded;
+    await refunded.catch(() => undefined);
     throw error;
   }
 }
