@@ -1,7 +1,8 @@
 /**
  * The webhook path for the sandbox: the receiver as the Lambda composes it (the signing secret
  * from the sandbox's data folder instead of Secrets Manager), a local queue in place of SQS, and
- * the worker as the Lambda composes it, on the sandbox's table, clock and feed.
+ * the worker as the Lambda composes it (two of them, as two Lambdas run), on the sandbox's
+ * table, clock and feed.
  */
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { SvixSignatureVerifier } from "../functions/adapters/svix/signature-verifier.js";
@@ -32,10 +33,11 @@ interface Held {
 }
 
 /**
- * SQS's part for the sandbox: a verified webhook is handed to the worker as soon as it is queued
- * (`immediate`) or when `deliverDue` runs, in batches of up to ten, each to a free worker, as the
- * deployed event source hands batches to its Lambda instances; a retry waits its delay, a failure the visibility timeout,
- * and a message received MAX_RECEIVES times is dropped (logged), as the DLQ would park it.
+ * SQS's part for the sandbox: a verified webhook is handed to a worker as soon as it is queued
+ * (`immediate`) or when `deliverDue` runs, in batches of up to ten, each to a free worker, as
+ * the deployed event source hands batches to its Lambda instances; a retry waits its delay, a
+ * failure the visibility timeout, and a message received MAX_RECEIVES times is dropped
+ * (logged), as the DLQ would park it.
  */
 export class LocalWebhookQueue implements WebhookQueue {
   readonly #held: Held[] = [];
@@ -62,7 +64,7 @@ export class LocalWebhookQueue implements WebhookQueue {
     if (this.options.immediate) setImmediate(() => void this.deliverDue());
   }
 
-  /** Hands every visible message to the worker; resolves once none is visible or in work. */
+  /** Hands every visible message to a worker; resolves once none is visible or in work. */
   deliverDue(): Promise<void> {
     this.#start();
     if (this.#running === 0) return Promise.resolve();
