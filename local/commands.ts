@@ -84,7 +84,7 @@ export const SANDBOX_COMMAND = {
       value: "M",
       env: "SANDBOX_MINUTES_PER_POLL",
       default: "2",
-      help: "simulated minutes each poll moves time on",
+      help: "simulated minutes between polls, a step every second",
     },
     reset: { type: "boolean", help: "start afresh: delete the data folder's data first" },
     "delete-real-chargers": {

@@ -49,6 +49,12 @@ export interface SandboxOptions {
   logger: Logger;
   /** Real-time timers for the decommission queue and reconciler (off in tests). */
   timers: boolean;
+  /**
+   * With timers: how far each real second moves simulated time (and the simulated fleet with
+   * it), so chargers change between polls and their webhooks, sent in the same second, can get
+   * there first. Default 0: simulated time moves only with real time and `advance`.
+   */
+  simulatedMsPerSecond?: number;
 }
 
 /** A poll that discovers (or removes) more than this many EVSEs prints a count instead. */
@@ -158,6 +164,8 @@ export async function startSandbox(options: SandboxOptions) {
     if (options.timers && sender) {
       let ticking = false;
       const timer = setInterval(() => {
+        // Time moves on every second, even while the last second's webhooks are still out.
+        local.simulator?.advance(options.simulatedMsPerSecond ?? 0);
         if (ticking) return;
         ticking = true;
         webhookTick()

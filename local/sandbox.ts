@@ -4,7 +4,8 @@
  * second sandbox on the same data folder is refused, naming the first.
  *
  * Simulated time runs faster than real time (one poll interval of real time moves it by
- * `--minutes-per-poll`), so devices visibly change, fall silent and come back.
+ * `--minutes-per-poll`, a step every second), so devices visibly change, fall silent and come
+ * back, and the simulator's webhooks announce charging starts and stops between polls.
  */
 import { helpText, parseCommandLine, runCommand } from "./cli.js";
 import { SANDBOX_COMMAND, sandboxSettings } from "./commands.js";
@@ -37,6 +38,9 @@ await runCommand(SANDBOX_COMMAND, async () => {
     out: (line) => console.log(line),
     logger,
     timers: true,
+    // Time flows in one-second steps between polls, not in a jump before each: a charger that
+    // starts charging is announced by its webhook in that second, before the poll comes by.
+    simulatedMsPerSecond: (settings.minutesPerPoll * 60_000) / settings.pollSeconds,
   });
   console.log("evse-ops sandbox is running (Ctrl-C stops it)");
   for (const line of sandbox.banner()) console.log(line);
@@ -46,7 +50,6 @@ await runCommand(SANDBOX_COMMAND, async () => {
   console.log("");
 
   const pollEveryMs = settings.pollSeconds * 1000;
-  const simulatedStepMs = settings.minutesPerPoll * 60_000;
   let stopping = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
@@ -64,7 +67,6 @@ await runCommand(SANDBOX_COMMAND, async () => {
   const schedule = (): void => {
     if (stopping) return;
     timer = setTimeout(() => {
-      sandbox.advance(simulatedStepMs);
       running = runThenSchedule();
     }, pollEveryMs);
   };

@@ -18,11 +18,14 @@ afterEach(async () => {
   cleanups = [];
 });
 
-async function start() {
+/** `timers`: the running sandbox's own timers, on the test's fake interval clock. */
+async function start(running?: { simulatedMsPerSecond: number }) {
   const dataDir = await mkdtemp(join(tmpdir(), "evse-ops-sandbox-webhooks-"));
   cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
   const wall = Date.parse("2026-03-02T08:00:00Z");
-  vi.useFakeTimers({ toFake: ["Date"] });
+  vi.useFakeTimers({
+    toFake: running ? ["Date", "setInterval", "clearInterval"] : ["Date"],
+  });
   vi.setSystemTime(wall);
   const lines: string[] = [];
   const sandbox = await startSandbox({
@@ -35,7 +38,8 @@ async function start() {
     wall: () => Date.now(),
     out: (line) => lines.push(line),
     logger: silentLogger,
-    timers: false,
+    timers: running !== undefined,
+    ...running,
   });
   cleanups.push(() => sandbox.close());
   await sandbox.poll("1");
@@ -87,6 +91,14 @@ describe("the sandbox's webhooks", () => {
     expect(
       lines.filter((line) => line.includes(evseId) && line.includes("(webhook)")),
     ).toHaveLength(1);
+  });
+
+  it("moves simulated time on every second while it runs, so chargers change between polls", async () => {
+    const { sandbox } = await start({ simulatedMsPerSecond: 24_000 });
+    const before = sandbox.clock.now();
+    vi.advanceTimersByTime(3_000);
+    // Three real seconds, and three steps of 24 simulated seconds.
+    expect(sandbox.clock.now() - before).toBe(3 * 1_000 + 3 * 24_000);
   });
 
   it("refuses a webhook not signed with the sandbox's secret, changing nothing", async () => {
