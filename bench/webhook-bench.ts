@@ -14,7 +14,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { Webhook } from "svix";
-import { loadPollEnvironment } from "../functions/config.js";
+import { loadPollEnvironment, loadWebhookWorkerEnvironment } from "../functions/config.js";
 import type { ChangeEvent } from "../functions/core/device-state.js";
 import { type FleetEvent, isFleetEvent } from "../functions/core/fleet-alert.js";
 import { busiestWindow, webhookShareOf } from "../functions/core/webhooks/budget.js";
@@ -82,7 +82,8 @@ documents.middlewareStack.add(
   { step: "initialize", name: "benchCallCounter" },
 );
 const logger = stderrLogger("warn");
-const config = loadPollEnvironment({
+/** One set of variables for the poll and the worker, as a deployed stage sets them. */
+const settings = {
   TABLE_NAME: dynamo.tableName,
   EVENT_BUS_NAME: "bench",
   EVENERGY_SECRET_ID: "bench",
@@ -90,7 +91,8 @@ const config = loadPollEnvironment({
   EVENERGY_TOKEN_URL: sim.tokenUrl,
   RATE_LIMIT_DEFAULT: String(rateLimit),
   WEBHOOK_BUDGET_SHARE: String(values.share),
-});
+};
+const config = loadPollEnvironment(settings);
 
 /** Every event on the "bus", with when it was published (and by event id, the first time). */
 const published: Array<{ event: ChangeEvent; at: number }> = [];
@@ -108,7 +110,7 @@ const bus: EventPublisher<ChangeEvent> = {
 const latencies: number[] = [];
 const outcomes = new Map<string, number>();
 const service = startWebhookService({
-  config,
+  config: loadWebhookWorkerEnvironment(settings),
   secrets: defaultClientSecrets(sim.tokenUrl),
   documents,
   publisher: bus,

@@ -75,6 +75,8 @@ export function checkLocalEnvironment(env: Readonly<Record<string, string | unde
 
 export interface LocalEnvironment {
   config: PollEnvironment;
+  /** The variables `config` was read from, as a deployed stage sets them for every function. */
+  settings: Readonly<Record<string, string | undefined>>;
   secrets: SecretSource;
   documents: ReturnType<typeof localDynamoClients>["documents"];
   /** The simulator's clock when simulated (so connectivity follows simulated time). */
@@ -132,15 +134,17 @@ export async function startLocalEnvironment(
     closers.push(async () => client.destroy());
     if (!env.DYNAMODB_ENDPOINT) await createTable(client, tableName);
 
-    const config = loadPollEnvironment({
+    const settings = {
       EVENT_BUS_NAME: "local",
       EVENERGY_SECRET_ID: "local",
       ...env,
       EVENERGY_API_URL: apiUrl,
       TABLE_NAME: tableName,
-    });
+    };
+    const config = loadPollEnvironment(settings);
     return {
       config,
+      settings,
       secrets,
       documents,
       clock,

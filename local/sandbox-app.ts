@@ -7,6 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { loadWebhookWorkerEnvironment } from "../functions/config.js";
 import type { DecommissionEvent } from "../functions/core/decommission/model.js";
 import type { ChangeEvent } from "../functions/core/device-state.js";
 import { type FleetEvent, isFleetEvent } from "../functions/core/fleet-alert.js";
@@ -108,7 +109,7 @@ export async function startSandbox(options: SandboxOptions) {
     });
     const signingSecret = await sandboxWebhookSecret(join(dataDir, "webhook-secret"));
     const webhooks = startWebhookService({
-      config: local.config,
+      config: loadWebhookWorkerEnvironment(local.settings),
       secrets: local.secrets,
       documents: local.documents,
       // One device per webhook: each change prints at once, marked as the webhook's.

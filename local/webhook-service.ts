@@ -7,7 +7,7 @@
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { SvixSignatureVerifier } from "../functions/adapters/svix/signature-verifier.js";
 import type { ApiHandler } from "../functions/api/app.js";
-import { loadWebhookWorkerEnvironment, type PollEnvironment } from "../functions/config.js";
+import type { WebhookWorkerEnvironment } from "../functions/config.js";
 import type { ChangeEvent } from "../functions/core/device-state.js";
 import type { WebhookResult } from "../functions/core/webhooks/handle-webhook.js";
 import type { QueuedWebhook, WebhookQueue } from "../functions/core/webhooks/ports.js";
@@ -125,7 +125,7 @@ export class LocalWebhookQueue implements WebhookQueue {
 }
 
 export interface WebhookServiceOptions {
-  config: PollEnvironment;
+  config: WebhookWorkerEnvironment;
   secrets: SecretSource;
   documents: DynamoDBDocumentClient;
   publisher: EventPublisher<ChangeEvent>;
@@ -143,23 +143,9 @@ export function startWebhookService(options: WebhookServiceOptions) {
   const { config, clock, logger } = options;
   // One worker per Lambda instance the event source may run: each with its own clients, token
   // and ledger committer, racing the others only through the table, as deployed.
-  const workerConfig = loadWebhookWorkerEnvironment({
-    TABLE_NAME: config.TABLE_NAME,
-    EVENT_BUS_NAME: config.EVENT_BUS_NAME,
-    EVENERGY_API_URL: config.EVENERGY_API_URL,
-    ...(config.EVENERGY_TOKEN_URL ? { EVENERGY_TOKEN_URL: config.EVENERGY_TOKEN_URL } : {}),
-    EVENERGY_SECRET_ID: "local",
-    STALENESS_MINUTES: String(config.STALENESS_MINUTES),
-    CHARGE_RATE_THRESHOLD_WATTS: String(config.CHARGE_RATE_THRESHOLD_WATTS),
-    HEARTBEAT_MINUTES: String(config.HEARTBEAT_MINUTES),
-    BUDGET_SHARE: String(config.BUDGET_SHARE),
-    WEBHOOK_BUDGET_SHARE: String(config.WEBHOOK_BUDGET_SHARE),
-    RATE_LIMIT_DEFAULT: String(config.RATE_LIMIT_DEFAULT),
-    HISTORY_RETENTION_DAYS: String(config.HISTORY_RETENTION_DAYS),
-  });
   const workers = Array.from({ length: WORKER_CONCURRENCY }, () =>
     createWebhookWorker({
-      config: workerConfig,
+      config,
       secrets: options.secrets,
       documents: options.documents,
       publisher: options.publisher,
