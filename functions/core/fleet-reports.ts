@@ -41,11 +41,7 @@ export interface FleetReader {
    * never. `scope` ties a cursor to the query as the caller asked it (a `to` left to default to
    * now moves between pages, and must not make page 2 refuse page 1's cursor).
    */
-  history(
-    evseId: string,
-    query: { from: string; to: string; limit: number; cursor?: string | undefined; scope: string },
-    now: number,
-  ): Promise<Page<HistoryEntry>>;
+  history(evseId: string, query: HistoryQuery, now: number): Promise<Page<HistoryEntry>>;
   /** One device's rollups of `months` (those that exist and have not expired). */
   deviceRollups(evseId: string, months: readonly string[], now: number): Promise<MonthRollup[]>;
   /**
@@ -53,24 +49,40 @@ export interface FleetReader {
    * with its rollups of `months` and of `supplement` (the month after, whose first transitions
    * may take effect before it).
    */
-  fleetRollups(
-    query: {
-      months: readonly string[];
-      supplement: string | undefined;
-      limit: number;
-      cursor?: string | undefined;
-      /** Ties a cursor to the report that issued it. */
-      scope: string;
-    },
-    now: number,
-  ): Promise<Page<{ evseId: string; cpid: string | null; rollups: MonthRollup[] }>>;
+  fleetRollups(query: FleetRollupQuery, now: number): Promise<Page<DeviceRollups>>;
   /** Active offline devices whose last sample is at or before `sampledBy`, oldest first. */
-  offline(query: {
-    sampledBy: number;
-    limit: number;
-    cursor?: string | undefined;
-    scope: string;
-  }): Promise<Page<OfflineDevice>>;
+  offline(query: OfflineQuery): Promise<Page<OfflineDevice>>;
+}
+
+export interface HistoryQuery {
+  from: string;
+  to: string;
+  limit: number;
+  cursor?: string | undefined;
+  scope: string;
+}
+
+export interface FleetRollupQuery {
+  months: readonly string[];
+  supplement: string | undefined;
+  limit: number;
+  cursor?: string | undefined;
+  /** Ties a cursor to the report that issued it. */
+  scope: string;
+}
+
+/** One device of a fleet report page: its rollups of the report's months. */
+export interface DeviceRollups {
+  evseId: string;
+  cpid: string | null;
+  rollups: MonthRollup[];
+}
+
+export interface OfflineQuery {
+  sampledBy: number;
+  limit: number;
+  cursor?: string | undefined;
+  scope: string;
 }
 
 export interface AvailabilityReport {

@@ -105,6 +105,17 @@ const TABLE_THROTTLE_METRICS = ["ReadThrottleEvents", "WriteThrottleEvents"] as 
  * The functions' own metrics come from Powertools EMF in the namespace EvseOps with the dimension
  * `service` = the function's POWERTOOLS_SERVICE_NAME.
  */
+/** One alarm as the monitoring construct makes it (see its `alarm`). */
+export interface AlarmOptions {
+  description: string;
+  metric: IMetric;
+  threshold: number;
+  comparisonOperator?: ComparisonOperator;
+  treatMissingData?: TreatMissingData;
+  evaluationPeriods?: number;
+  datapointsToAlarm?: number;
+}
+
 export class Monitoring extends Construct {
   readonly dashboard: Dashboard;
   /** Every alarm, by slug. */
@@ -616,18 +627,7 @@ export class Monitoring extends Construct {
 
   // ------------------------------------------------------------------ helpers
 
-  private alarm(
-    slug: string,
-    options: {
-      description: string;
-      metric: IMetric;
-      threshold: number;
-      comparisonOperator?: ComparisonOperator;
-      treatMissingData?: TreatMissingData;
-      evaluationPeriods?: number;
-      datapointsToAlarm?: number;
-    },
-  ): Alarm {
+  private alarm(slug: string, options: AlarmOptions): Alarm {
     if (this.alarms.has(slug)) throw new Error(`Monitoring: two alarms named ${slug}`);
     const alarm = new Alarm(this, `Alarm-${slug}`, {
       alarmName: `${this.prefix}-${slug}`,

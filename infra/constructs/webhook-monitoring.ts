@@ -3,7 +3,6 @@ import {
   type Alarm,
   ComparisonOperator,
   GraphWidget,
-  type IMetric,
   type IWidget,
   MathExpression,
   Metric,
@@ -11,6 +10,7 @@ import {
   TreatMissingData,
 } from "aws-cdk-lib/aws-cloudwatch";
 import { type LambdaFunction, METRICS_NAMESPACE } from "./lambda-function.js";
+import type { AlarmOptions } from "./monitoring.js";
 
 /** What the dashboard and the alarms watch of the webhook path. */
 export interface WebhookMonitoringTargets {
@@ -22,16 +22,7 @@ export interface WebhookMonitoringTargets {
   readonly silenceAlarmMinutes: number;
 }
 
-type AlarmFactory = (
-  slug: string,
-  options: {
-    description: string;
-    metric: IMetric;
-    threshold: number;
-    comparisonOperator?: ComparisonOperator;
-    treatMissingData?: TreatMissingData;
-  },
-) => Alarm;
+type AlarmFactory = (slug: string, options: AlarmOptions) => Alarm;
 
 /**
  * The webhook rows of the dashboard, and the alarm for a silent endpoint: the poll publishes

@@ -5,24 +5,14 @@
  * executor), then the API's reports, against a table computed by hand.
  */
 import { beforeAll, describe, expect, it } from "vitest";
+import type { Availability } from "../../functions/core/availability.js";
 import { useDynalite } from "../support/dynamo.js";
 import { startPollHarness } from "../support/poll-harness.js";
 import { apiOver, body } from "./api-fleet.js";
 
 const dynamo = useDynalite();
 
-interface Row {
-  evseId: string;
-  inFleetMinutes: number;
-  onlineMinutes: number;
-  offlineMinutes: number;
-  unknownMinutes: number;
-  excludedMinutes: number;
-  availabilityPercent: number | null;
-  outages: number;
-  longestOutageMinutes: number;
-  stateAtEnd: string;
-}
+type Row = Availability & { evseId: string };
 
 /** [device, inFleet, online, offline, excluded, availability %, outages, longest, state at end] */
 type Expected = [string, number, number, number, number, number, number, number, string];

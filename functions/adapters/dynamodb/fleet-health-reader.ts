@@ -9,7 +9,14 @@ import { STATE_CODES } from "../../core/availability.js";
 import type { Page } from "../../core/decommission/ports.js";
 import type { HistoryEntry } from "../../core/device-history.js";
 import { EVSE_ID_PATTERN } from "../../core/evse.js";
-import type { FleetReader, OfflineDevice } from "../../core/fleet-reports.js";
+import type {
+  DeviceRollups,
+  FleetReader,
+  FleetRollupQuery,
+  HistoryQuery,
+  OfflineDevice,
+  OfflineQuery,
+} from "../../core/fleet-reports.js";
 import type { FleetSnapshot } from "../../core/fleet-snapshot.js";
 import { decodeCursor, encodeCursor, exactly } from "./cursor.js";
 import {
@@ -54,11 +61,7 @@ export class DynamoFleetReader implements FleetReader {
    * expiry are filtered out by time (DynamoDB's TTL deletes them only eventually, and never in
    * the embedded DynamoDB).
    */
-  async history(
-    evseId: string,
-    query: { from: string; to: string; limit: number; cursor?: string | undefined; scope: string },
-    now: number,
-  ): Promise<Page<HistoryEntry>> {
+  async history(evseId: string, query: HistoryQuery, now: number): Promise<Page<HistoryEntry>> {
     const pk = `${HISTORY_PREFIX}${evseId}`;
     const listing = `history:${evseId}:${query.scope}`;
     const upTo = `${query.to}${AFTER_HASH}`;
@@ -120,16 +123,7 @@ export class DynamoFleetReader implements FleetReader {
    * up to the first id past which some month has not been read yet; then the supplement month
    * over the page's id range.
    */
-  async fleetRollups(
-    query: {
-      months: readonly string[];
-      supplement: string | undefined;
-      limit: number;
-      cursor?: string | undefined;
-      scope: string;
-    },
-    now: number,
-  ): Promise<Page<{ evseId: string; cpid: string | null; rollups: MonthRollup[] }>> {
+  async fleetRollups(query: FleetRollupQuery, now: number): Promise<Page<DeviceRollups>> {
     const listing = `fleet-availability:${query.scope}`;
     const after = query.cursor
       ? decodeCursor(query.cursor, listing, { e: EVSE_ID_PATTERN }).e
@@ -180,12 +174,7 @@ export class DynamoFleetReader implements FleetReader {
   }
 
   /** One Query of the offline index, oldest sample first, from the cursor. */
-  async offline(query: {
-    sampledBy: number;
-    limit: number;
-    cursor?: string | undefined;
-    scope: string;
-  }): Promise<Page<OfflineDevice>> {
+  async offline(query: OfflineQuery): Promise<Page<OfflineDevice>> {
     const listing = `silent:${query.scope}`;
     const bound = `${new Date(query.sampledBy).toISOString()}${AFTER_HASH}`;
     const page = await this.db.send(
