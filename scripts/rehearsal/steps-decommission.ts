@@ -3,10 +3,8 @@
  * DELETE, a retry, the redrive to the dead-letter function, the reconciler, and a replay that
  * never reaches the executor.
  */
-import { randomUUID } from "node:crypto";
 import { EventBridgeClient, StartReplayCommand } from "@aws-sdk/client-eventbridge";
 import { EXECUTION_REQUESTED_DETAIL_TYPE } from "../../infra/constructs/bus-publishing.js";
-import { fireSchedule } from "./event-sources.js";
 import { EMULATED } from "./moto.js";
 import {
   account,
@@ -22,6 +20,8 @@ import {
   problemType,
   REQUESTER,
   requestAndApprove,
+  requestDecommission,
+  runScheduled,
   type Step,
   subscribe,
 } from "./world.js";
@@ -32,15 +32,7 @@ export const DECOMMISSION_STEPS: readonly Step[] = [
     async run(world) {
       const api = world.need(world.api, "API");
       const evseId = world.need(world.devices.decommissioned, "a device");
-      const created = await api.call({
-        method: "POST",
-        path: "/decommission-requests",
-        caller: REQUESTER,
-        headers: [["Idempotency-Key", randomUUID()]],
-        body: { evseId, reason: "rehearsal: site closed" },
-      });
-      expect(created.status === 201, `request: ${describeAnswer(created)}`);
-      const id = (created.json as { id: string }).id;
+      const id = await requestDecommission(world, evseId);
       world.requests.completed = id;
       const decide = (caller: string) =>
         api.call({
@@ -227,13 +219,7 @@ export const DECOMMISSION_STEPS: readonly Step[] = [
   {
     title: "Scheduler runs the reconciler with its schedule's input",
     async run(world) {
-      const run = await fireSchedule(
-        world.need(world.moto, "moto"),
-        world.need(world.deployment, "deployment").stateless,
-        world.fn("reconciler"),
-        world.need(world.policies, "policies"),
-      );
-      expect(run.invocation.error === undefined, `reconciler failed: ${failure(run.invocation)}`);
+      const run = await runScheduled(world, "reconciler");
       return [
         `input ${JSON.stringify(run.input)}`,
         `summary ${JSON.stringify(run.invocation.result)}`,

@@ -2,23 +2,21 @@
  * The poll as Scheduler runs it: changes to a subscriber through the deployed rule, only the new
  * ones on the next run, and the fleet as an operator reads it through the API.
  */
-import { fireSchedule } from "./event-sources.js";
-import { countBy, describeAnswer, drain, expect, failure, REQUESTER, type Step } from "./world.js";
+import {
+  countBy,
+  describeAnswer,
+  drain,
+  expect,
+  REQUESTER,
+  runScheduled,
+  type Step,
+} from "./world.js";
 
 export const POLL_STEPS: readonly Step[] = [
   {
     title: "Scheduler runs the poll: changes published, the subscriber's rule receives them",
     async run(world) {
-      const run = await fireSchedule(
-        world.need(world.moto, "moto"),
-        world.need(world.deployment, "deployment").stateless,
-        world.fn("poll"),
-        world.need(world.policies, "policies"),
-      );
-      expect(
-        run.invocation.error === undefined,
-        `the poll failed: ${failure(run.invocation)}; Scheduler's stand-in sent its invocation record to ${run.onFailure ?? "no on-failure queue"}`,
-      );
+      const run = await runScheduled(world, "poll");
       const summary = run.invocation.result as {
         changes: number;
         sweepComplete: boolean;
@@ -69,16 +67,7 @@ export const POLL_STEPS: readonly Step[] = [
         `EVSE Discovered ${added.id}`,
       ].sort();
 
-      const run = await fireSchedule(
-        world.need(world.moto, "moto"),
-        world.need(world.deployment, "deployment").stateless,
-        world.fn("poll"),
-        world.need(world.policies, "policies"),
-      );
-      expect(
-        run.invocation.error === undefined,
-        `the poll failed: ${failure(run.invocation)}; Scheduler's stand-in sent its invocation record to ${run.onFailure ?? "no on-failure queue"}`,
-      );
+      const run = await runScheduled(world, "poll");
       const events = await drain(world, world.need(world.subscriberQueue, "subscriber"));
       const got = events.map((event) => `${event["detail-type"]} ${event.detail.evseId}`).sort();
       expect(

@@ -8,7 +8,6 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { Webhook } from "svix";
 import { WEBHOOK_RESOURCE_PATH } from "../../infra/constructs/webhooks.js";
 import type { ApiAnswer } from "./event-sources.js";
-import { fireSchedule } from "./event-sources.js";
 import {
   type BusEvent,
   countBy,
@@ -16,6 +15,7 @@ import {
   drain,
   expect,
   failure,
+  runScheduled,
   type Step,
   type World,
 } from "./world.js";
@@ -160,13 +160,7 @@ export const WEBHOOK_STEPS: readonly Step[] = [
       );
 
       // The poll sees the same state: it publishes nothing more for it.
-      const run = await fireSchedule(
-        world.need(world.moto, "moto"),
-        world.need(world.deployment, "deployment").stateless,
-        world.fn("poll"),
-        world.need(world.policies, "policies"),
-      );
-      expect(run.invocation.error === undefined, `the poll failed: ${failure(run.invocation)}`);
+      await runScheduled(world, "poll");
       const third = await drain(world, subscriber);
       const polled = third.filter((event) => event.detail.evseId === evseId);
       expect(

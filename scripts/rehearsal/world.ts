@@ -14,7 +14,13 @@ import {
 } from "@aws-sdk/client-sqs";
 import type { Simulator } from "../../local/simulator/types.js";
 import type { Deployment } from "./deploy.js";
-import type { ApiAnswer, ApiGatewayStandIn, SqsEventSource } from "./event-sources.js";
+import {
+  type ApiAnswer,
+  type ApiGatewayStandIn,
+  fireSchedule,
+  type ScheduledRun,
+  type SqsEventSource,
+} from "./event-sources.js";
 import type { Caller, Invocation, LambdaEnvironment } from "./lambda-runner.js";
 import { EMULATED, type Moto } from "./moto.js";
 import type { PolicySource } from "./policy-check.js";
@@ -181,6 +187,24 @@ export function failure(invocation: Invocation | undefined): string {
   return error === undefined ? "no error" : `${error.errorType}: ${error.errorMessage}`;
 }
 
+/** Fires the schedule that invokes `role`'s function, as Scheduler would; the run must succeed. */
+export async function runScheduled(
+  world: World,
+  role: "poll" | "reconciler",
+): Promise<ScheduledRun> {
+  const run = await fireSchedule(
+    world.need(world.moto, "moto"),
+    world.need(world.deployment, "deployment").stateless,
+    world.fn(role),
+    world.need(world.policies, "policies"),
+  );
+  expect(
+    run.invocation.error === undefined,
+    `the ${role} failed: ${failure(run.invocation)}; Scheduler's stand-in sent its invocation record to ${run.onFailure ?? "no on-failure queue"}`,
+  );
+  return run;
+}
+
 export function problemType(answer: ApiAnswer): string {
   const type = (answer.json as { type?: unknown } | null)?.type;
   return typeof type === "string" ? type.replace("urn:evse-ops:problem:", "") : "";
@@ -203,9 +227,9 @@ export async function getRequest(world: World, id: string) {
   };
 }
 
-export async function requestAndApprove(world: World, evseId: string): Promise<[string, string[]]> {
-  const api = world.need(world.api, "API");
-  const created = await api.call({
+/** alice requests `evseId`'s decommission; returns the request's id. */
+export async function requestDecommission(world: World, evseId: string): Promise<string> {
+  const created = await world.need(world.api, "API").call({
     method: "POST",
     path: "/decommission-requests",
     caller: REQUESTER,
@@ -213,7 +237,12 @@ export async function requestAndApprove(world: World, evseId: string): Promise<[
     body: { evseId, reason: "rehearsal: site closed" },
   });
   expect(created.status === 201, `request ${evseId}: ${describeAnswer(created)}`);
-  const id = (created.json as { id: string; status: string }).id;
+  return (created.json as { id: string }).id;
+}
+
+export async function requestAndApprove(world: World, evseId: string): Promise<[string, string[]]> {
+  const api = world.need(world.api, "API");
+  const id = await requestDecommission(world, evseId);
   const approved = await api.call({
     method: "POST",
     path: `/decommission-requests/${id}/approve`,
